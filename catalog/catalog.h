@@ -1,0 +1,32 @@
+/*
+ * catalog: products as customers ask for them. It joins the store (current stock, prices) with
+ * the search index, and rebuilds the index in the background of a request when an import has
+ * changed the catalog (checked at most once a second), so that readers never wait for it.
+ */
+#ifndef PD_CATALOG_H
+#define PD_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "product.h"
+#include "store.h"
+
+typedef struct catalog catalog;
+
+#define CATALOG_MAX_RESULTS 50
+
+int catalog_open(store *s, catalog **out, buf *err);
+void catalog_free(catalog *c);
+
+/* PD_ENOTFOUND for an unknown PZN; free() the product */
+int catalog_get(catalog *c, uint32_t pzn, product **out);
+
+/* best first; *n products written to out (at most limit <= CATALOG_MAX_RESULTS); free() each */
+int catalog_search(catalog *c, const char *q, size_t len, size_t limit, product **out, size_t *n);
+
+/* rebuilds the index when the store's catalog generation changed (or always, with force) */
+int catalog_refresh(catalog *c, int force);
+
+#endif

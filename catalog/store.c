@@ -1,0 +1,824 @@
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pd.h"
+
+/* Every statement the project runs. Prepared once per connection, on first use. */
+enum stmt_id {
+    ST_PING,
+    ST_PRODUCT_GET,
+    ST_PRODUCT_ALL,
+    ST_PRODUCT_STOCK,
+    ST_PRODUCT_UPSERT,
+    ST_CATALOG_GEN,
+    ST_CATALOG_BUMP,
+    ST_ORDER_ITEMS,
+    ST_ORDER_FIND,
+    ST_ORDER_INSERT,
+    ST_ORDER_UPDATE,
+    ST_ORDER_ITEMS_DELETE,
+    ST_ORDER_ITEM_INSERT,
+    ST_PRODUCT_EXISTS,
+    ST_COUNT
+};
+
+#define PRODUCT_COLS                                                                               \
+    "pzn, name, manufacturer, active_ingredient, strength, dosage_form, pack_size, dispensing, "   \
+    "price_cents, stock, supply, aliases"
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_PING] = "SELECT 1",
+    [ST_PRODUCT_GET] = "SELECT " PRODUCT_COLS " FROM products WHERE pzn = ?1",
+    [ST_PRODUCT_ALL] = "SELECT " PRODUCT_COLS " FROM products ORDER BY pzn",
+    [ST_PRODUCT_STOCK] = "SELECT stock FROM products WHERE pzn = ?1",
+    [ST_PRODUCT_UPSERT] =
+        "INSERT INTO products (" PRODUCT_COLS ", updated_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, strftime('%Y-%m-%dT%H:%M:%SZ')) "
+        "ON CONFLICT (pzn) DO UPDATE SET name = excluded.name, "
+        "manufacturer = excluded.manufacturer, active_ingredient = excluded.active_ingredient, "
+        "strength = excluded.strength, dosage_form = excluded.dosage_form, "
+        "pack_size = excluded.pack_size, dispensing = excluded.dispensing, "
+        "price_cents = excluded.price_cents, stock = excluded.stock, supply = excluded.supply, "
+        "aliases = excluded.aliases, updated_at = excluded.updated_at "
+        "WHERE (name, manufacturer, active_ingredient, strength, dosage_form, pack_size, "
+        "dispensing, price_cents, stock, supply, aliases) IS NOT (excluded.name, "
+        "excluded.manufacturer, excluded.active_ingredient, excluded.strength, "
+        "excluded.dosage_form, excluded.pack_size, excluded.dispensing, excluded.price_cents, "
+        "excluded.stock, excluded.supply, excluded.aliases)",
+    [ST_CATALOG_GEN] = "SELECT value FROM meta WHERE key = 'catalog_generation'",
+    [ST_CATALOG_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'catalog_generation'",
+    [ST_ORDER_ITEMS] = "SELECT pzn, qty FROM order_items WHERE order_number = ?1 ORDER BY pzn",
+    [ST_ORDER_FIND] = "SELECT created_at, last_name, postcode, email, status, expected, note "
+                      "FROM orders WHERE number = ?1",
+    [ST_ORDER_INSERT] = "INSERT INTO orders (number, created_at, last_name, postcode, email, "
+                        "status, expected, note, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                        "?8, strftime('%Y-%m-%dT%H:%M:%SZ'))",
+    [ST_ORDER_UPDATE] = "UPDATE orders SET created_at = ?2, last_name = ?3, postcode = ?4, "
+                        "email = ?5, status = ?6, expected = ?7, note = ?8, "
+                        "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ') WHERE number = ?1",
+    [ST_ORDER_ITEMS_DELETE] = "DELETE FROM order_items WHERE order_number = ?1",
+    [ST_ORDER_ITEM_INSERT] = "INSERT INTO order_items (order_number, pzn, qty) VALUES (?1, ?2, ?3) "
+                             "ON CONFLICT (order_number, pzn) DO UPDATE SET qty = qty + excluded.qty",
+    [ST_PRODUCT_EXISTS] = "SELECT 1 FROM products WHERE pzn = ?1",
+};
+
+/* Schema migrations: entry i brings user_version from i to i + 1. Append only. */
+static const char *const migrations[] = {
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value ANY NOT NULL) STRICT;"
+    "INSERT INTO meta (key, value) VALUES ('catalog_generation', 0);"
+    "CREATE TABLE products ("
+    " pzn INTEGER PRIMARY KEY CHECK (pzn BETWEEN 0 AND 99999999),"
+    " name TEXT NOT NULL CHECK (name <> ''),"
+    " manufacturer TEXT NOT NULL,"
+    " active_ingredient TEXT NOT NULL,"
+    " strength TEXT NOT NULL,"
+    " dosage_form TEXT NOT NULL,"
+    " pack_size TEXT NOT NULL,"
+    " dispensing TEXT NOT NULL CHECK (dispensing IN ('pharmacy', 'rx', 'free')),"
+    " price_cents INTEGER NOT NULL CHECK (price_cents >= 0),"
+    " stock INTEGER NOT NULL CHECK (stock >= 0),"
+    " supply TEXT NOT NULL CHECK (supply IN ('available', 'shortage', 'discontinued')),"
+    " aliases TEXT NOT NULL DEFAULT '',"
+    " updated_at TEXT NOT NULL) STRICT;"
+    "CREATE TABLE orders ("
+    " number TEXT PRIMARY KEY,"
+    " created_at TEXT NOT NULL,"
+    " last_name TEXT NOT NULL,"
+    " postcode TEXT NOT NULL,"
+    " email TEXT NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('received', 'waiting_for_prescription',"
+    "  'in_preparation', 'ordered_from_wholesaler', 'partially_available', 'ready_for_pickup',"
+    "  'out_for_delivery', 'delivered', 'picked_up', 'cancelled')),"
+    " expected TEXT NOT NULL,"
+    " note TEXT NOT NULL,"
+    " updated_at TEXT NOT NULL) STRICT, WITHOUT ROWID;"
+    "CREATE TABLE order_items ("
+    " order_number TEXT NOT NULL REFERENCES orders (number) ON DELETE CASCADE,"
+    " pzn INTEGER NOT NULL REFERENCES products (pzn),"
+    " qty INTEGER NOT NULL CHECK (qty > 0),"
+    " PRIMARY KEY (order_number, pzn)) STRICT, WITHOUT ROWID;",
+};
+
+typedef struct store_conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[ST_COUNT];
+    struct store_conn *next_free;
+} store_conn;
+
+struct store {
+    store_conn *conns;
+    int nconns;
+    store_conn *free_list;
+    pthread_mutex_t lock;
+    pthread_cond_t available;
+};
+
+struct store_txn {
+    store *s;
+    store_conn *c;
+};
+
+static int map_rc(int rc)
+{
+    switch (rc & 0xFF) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW: return PD_OK;
+    case SQLITE_FULL: return PD_EFULL;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return PD_EBUSY;
+    case SQLITE_NOMEM: return PD_ENOMEM;
+    case SQLITE_CONSTRAINT: return PD_EINVAL;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return PD_ECORRUPT;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN: return PD_EIO;
+    case SQLITE_READONLY:
+    case SQLITE_PERM: return PD_EPERM;
+    default: return PD_EDB;
+    }
+}
+
+static int db_fail(sqlite3 *db, int rc, const char *what)
+{
+    /* SQLite's message names tables and constraints, never bound values */
+    log_error("event=db_error op=%s rc=%d msg=\"%s\"", what, rc, sqlite3_errmsg(db));
+    return map_rc(rc);
+}
+
+static sqlite3_stmt *stmt_get(store_conn *c, enum stmt_id id)
+{
+    if (!c->stmt[id]) {
+        int rc = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &c->stmt[id], NULL);
+        if (rc != SQLITE_OK) {
+            db_fail(c->db, rc, "prepare");
+            return NULL;
+        }
+    }
+    return c->stmt[id];
+}
+
+static void stmt_done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+    /* only for fixed SQL of this file: pragmas, migrations, transaction control */
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? PD_OK : db_fail(db, rc, "exec");
+}
+
+static int path_join(buf *out, const char *dir, const char *name)
+{
+    buf_reset(out);
+    buf_printf(out, "%s/%s", dir, name);
+    return PD_OK;
+}
+
+static int conn_open(const char *path, int create, sqlite3 **out, buf *err)
+{
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+    if (create)
+        flags |= SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(path, &db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        buf_printf(err, "cannot open the database %s: %s", path,
+                   db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return map_rc(rc);
+    }
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_extended_result_codes(db, 1);
+    /*
+     * WAL lets the service read while an import writes. synchronous=FULL syncs the WAL at
+     * every commit, so an acknowledged write survives power loss, not only a process crash.
+     */
+    static const char pragmas[] = "PRAGMA journal_mode = WAL;"
+                                  "PRAGMA synchronous = FULL;"
+                                  "PRAGMA foreign_keys = ON;"
+                                  "PRAGMA temp_store = MEMORY;"
+                                  "PRAGMA trusted_schema = OFF;";
+    rc = sqlite3_exec(db, pragmas, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        buf_printf(err, "cannot use the database %s: %s", path, sqlite3_errmsg(db));
+        int e = map_rc(rc);
+        sqlite3_close(db);
+        return e;
+    }
+    *out = db;
+    return PD_OK;
+}
+
+static int migrate(sqlite3 *db, buf *err)
+{
+    sqlite3_stmt *st = NULL;
+    int version = 0, rc, ret = PD_OK;
+    rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+        buf_printf(err, "cannot read the schema version: %s", sqlite3_errmsg(db));
+        ret = map_rc(rc ? rc : SQLITE_ERROR);
+        goto out;
+    }
+    version = sqlite3_column_int(st, 0);
+    if (version > (int)PD_ARRAY_LEN(migrations)) {
+        buf_printf(err, "the database has schema version %d, newer than this pharmdesk knows "
+                        "(%d): use a newer pharmdesk",
+                   version, (int)PD_ARRAY_LEN(migrations));
+        ret = PD_EINVAL;
+        goto out;
+    }
+    for (int v = version; v < (int)PD_ARRAY_LEN(migrations); v++) {
+        char set[64];
+        snprintf(set, sizeof set, "PRAGMA user_version = %d", v + 1);
+        if ((ret = exec_sql(db, "BEGIN IMMEDIATE")) != PD_OK)
+            goto fail;
+        if ((ret = exec_sql(db, migrations[v])) != PD_OK || (ret = exec_sql(db, set)) != PD_OK) {
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            goto fail;
+        }
+        if ((ret = exec_sql(db, "COMMIT")) != PD_OK)
+            goto fail;
+        log_info("event=migrated schema_version=%d", v + 1);
+    }
+    goto out;
+fail:
+    buf_printf(err, "schema migration failed: %s", sqlite3_errmsg(db));
+out:
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return PD_EIO;
+    int rc = fsync(fd);
+    close(fd);
+    return rc == 0 ? PD_OK : PD_EIO;
+}
+
+int store_create(const char *dir, buf *err)
+{
+    buf path = BUF_INIT;
+    unsigned char key[32];
+    sqlite3 *db = NULL;
+    int fd = -1, ret = PD_OK;
+    struct stat sb;
+
+    if (sodium_init() < 0) {
+        buf_printf(err, "libsodium could not be initialised");
+        return PD_EIO;
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        buf_printf(err, "cannot create the data folder %s: %s", dir, strerror(errno));
+        return PD_EIO;
+    }
+    path_join(&path, dir, STORE_KEY_NAME);
+    if (stat(path.data, &sb) == 0) {
+        buf_printf(err, "%s already exists: init refuses to overwrite a data folder", path.data);
+        ret = PD_EEXIST;
+        goto out;
+    }
+    path_join(&path, dir, STORE_DB_NAME);
+    if (stat(path.data, &sb) == 0) {
+        buf_printf(err, "%s already exists: init refuses to overwrite a data folder", path.data);
+        ret = PD_EEXIST;
+        goto out;
+    }
+    path_join(&path, dir, STORE_KEY_NAME);
+    fd = open(path.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        buf_printf(err, "cannot create %s: %s", path.data, strerror(errno));
+        ret = PD_EIO;
+        goto out;
+    }
+    randombytes_buf(key, sizeof key);
+    if (write(fd, key, sizeof key) != (ssize_t)sizeof key || fsync(fd) != 0) {
+        buf_printf(err, "cannot write %s: %s", path.data, strerror(errno));
+        ret = PD_EIO;
+        goto out;
+    }
+    path_join(&path, dir, STORE_DB_NAME);
+    if ((ret = conn_open(path.data, 1, &db, err)) != PD_OK)
+        goto out;
+    if ((ret = migrate(db, err)) != PD_OK)
+        goto out;
+    if (fsync_dir(dir) != PD_OK) {
+        buf_printf(err, "cannot sync the data folder %s: %s", dir, strerror(errno));
+        ret = PD_EIO;
+    }
+out:
+    sodium_memzero(key, sizeof key);
+    if (fd >= 0)
+        close(fd);
+    sqlite3_close(db);
+    buf_free(&path);
+    return ret;
+}
+
+static void conn_close(store_conn *c)
+{
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(c->stmt[i]);
+    sqlite3_close(c->db);
+}
+
+int store_open(const char *dir, int pool_size, store **out, buf *err)
+{
+    buf path = BUF_INIT;
+    store *s = NULL;
+    int ret = PD_OK;
+    struct stat sb;
+
+    if (pool_size < 1)
+        pool_size = 1;
+    path_join(&path, dir, STORE_DB_NAME);
+    if (stat(path.data, &sb) != 0) {
+        buf_printf(err, "no database at %s: run 'pharmdesk init --data %s' first", path.data, dir);
+        ret = PD_ENOTFOUND;
+        goto out;
+    }
+    s = pd_xcalloc(1, sizeof *s);
+    s->conns = pd_xcalloc((size_t)pool_size, sizeof *s->conns);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->available, NULL);
+    for (int i = 0; i < pool_size; i++) {
+        if ((ret = conn_open(path.data, 0, &s->conns[i].db, err)) != PD_OK)
+            goto out;
+        s->nconns++;
+        if (i == 0 && (ret = migrate(s->conns[0].db, err)) != PD_OK)
+            goto out;
+        s->conns[i].next_free = s->free_list;
+        s->free_list = &s->conns[i];
+    }
+    *out = s;
+    s = NULL;
+out:
+    store_close(s);
+    buf_free(&path);
+    return ret;
+}
+
+void store_close(store *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->nconns; i++)
+        conn_close(&s->conns[i]);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->available);
+    free(s->conns);
+    free(s);
+}
+
+static store_conn *acquire(store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    while (!s->free_list)
+        pthread_cond_wait(&s->available, &s->lock);
+    store_conn *c = s->free_list;
+    s->free_list = c->next_free;
+    pthread_mutex_unlock(&s->lock);
+    return c;
+}
+
+static void release(store *s, store_conn *c)
+{
+    pthread_mutex_lock(&s->lock);
+    c->next_free = s->free_list;
+    s->free_list = c;
+    pthread_cond_signal(&s->available);
+    pthread_mutex_unlock(&s->lock);
+}
+
+int store_ping(store *s)
+{
+    store_conn *c = acquire(s);
+    sqlite3_stmt *st = stmt_get(c, ST_PING);
+    int ret = st && sqlite3_step(st) == SQLITE_ROW ? PD_OK : PD_EDB;
+    if (st)
+        stmt_done(st);
+    release(s, c);
+    return ret;
+}
+
+/* copies the current row of a PRODUCT_COLS statement into one allocation */
+static product *product_from_row(sqlite3_stmt *st)
+{
+    size_t total = sizeof(product);
+    for (int i = 1; i <= 6; i++)
+        total += (size_t)sqlite3_column_bytes(st, i) + 1;
+    total += (size_t)sqlite3_column_bytes(st, 11) + 1;
+    product *p = pd_xmalloc(total);
+    char *mem = (char *)(p + 1);
+    const char **fields[] = {&p->name,      &p->manufacturer, &p->active_ingredient,
+                             &p->strength, &p->dosage_form,  &p->pack_size};
+    for (int i = 0; i < 6; i++) {
+        size_t n = (size_t)sqlite3_column_bytes(st, i + 1);
+        const unsigned char *t = sqlite3_column_text(st, i + 1);
+        memcpy(mem, t ? (const char *)t : "", n);
+        mem[n] = '\0';
+        *fields[i] = mem;
+        mem += n + 1;
+    }
+    size_t n = (size_t)sqlite3_column_bytes(st, 11);
+    const unsigned char *t = sqlite3_column_text(st, 11);
+    memcpy(mem, t ? (const char *)t : "", n);
+    mem[n] = '\0';
+    p->aliases = mem;
+    p->pzn = (uint32_t)sqlite3_column_int64(st, 0);
+    p->price_cents = sqlite3_column_int64(st, 8);
+    p->stock = sqlite3_column_int64(st, 9);
+    /* the schema's CHECK constraints guarantee these parse */
+    if (dispensing_parse((const char *)sqlite3_column_text(st, 7), &p->dispensing) != PD_OK)
+        p->dispensing = DISPENSING_RX;
+    if (supply_parse((const char *)sqlite3_column_text(st, 10), &p->supply) != PD_OK)
+        p->supply = SUPPLY_DISCONTINUED;
+    return p;
+}
+
+static int product_get_on(store_conn *c, uint32_t pzn, product **out)
+{
+    sqlite3_stmt *st = stmt_get(c, ST_PRODUCT_GET);
+    if (!st)
+        return PD_EDB;
+    sqlite3_bind_int64(st, 1, pzn);
+    int rc = sqlite3_step(st), ret = PD_OK;
+    if (rc == SQLITE_ROW)
+        *out = product_from_row(st);
+    else if (rc == SQLITE_DONE)
+        ret = PD_ENOTFOUND;
+    else
+        ret = db_fail(c->db, rc, "product_get");
+    stmt_done(st);
+    return ret;
+}
+
+int store_product_get(store *s, uint32_t pzn, product **out)
+{
+    store_conn *c = acquire(s);
+    int ret = product_get_on(c, pzn, out);
+    release(s, c);
+    return ret;
+}
+
+int store_products_get(store *s, const uint32_t *pzns, size_t n, product **out)
+{
+    store_conn *c = acquire(s);
+    int ret = PD_OK;
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    for (size_t i = 0; i < n && ret == PD_OK; i++) {
+        ret = product_get_on(c, pzns[i], &out[i]);
+        if (ret == PD_ENOTFOUND)
+            ret = PD_OK; /* removed since the caller looked: leave NULL */
+    }
+    release(s, c);
+    if (ret != PD_OK) {
+        for (size_t i = 0; i < n; i++) {
+            free(out[i]);
+            out[i] = NULL;
+        }
+    }
+    return ret;
+}
+
+int store_products_foreach(store *s, int (*cb)(const product *p, void *arg), void *arg)
+{
+    store_conn *c = acquire(s);
+    sqlite3_stmt *st = stmt_get(c, ST_PRODUCT_ALL);
+    int ret = PD_OK, rc;
+    if (!st) {
+        ret = PD_EDB;
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        product p = {0};
+        const char **fields[] = {&p.name,     &p.manufacturer, &p.active_ingredient,
+                                 &p.strength, &p.dosage_form,  &p.pack_size};
+        for (int i = 0; i < 6; i++) {
+            const unsigned char *t = sqlite3_column_text(st, i + 1);
+            *fields[i] = t ? (const char *)t : "";
+        }
+        const unsigned char *al = sqlite3_column_text(st, 11);
+        p.aliases = al ? (const char *)al : "";
+        p.pzn = (uint32_t)sqlite3_column_int64(st, 0);
+        p.price_cents = sqlite3_column_int64(st, 8);
+        p.stock = sqlite3_column_int64(st, 9);
+        if (dispensing_parse((const char *)sqlite3_column_text(st, 7), &p.dispensing) != PD_OK)
+            p.dispensing = DISPENSING_RX;
+        if (supply_parse((const char *)sqlite3_column_text(st, 10), &p.supply) != PD_OK)
+            p.supply = SUPPLY_DISCONTINUED;
+        if ((ret = cb(&p, arg)) != 0)
+            break;
+    }
+    if (ret == PD_OK && rc != SQLITE_DONE)
+        ret = db_fail(c->db, rc, "products_foreach");
+    stmt_done(st);
+out:
+    release(s, c);
+    return ret;
+}
+
+int store_catalog_generation(store *s, long long *gen)
+{
+    store_conn *c = acquire(s);
+    sqlite3_stmt *st = stmt_get(c, ST_CATALOG_GEN);
+    int ret = PD_EDB;
+    if (st) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *gen = sqlite3_column_int64(st, 0);
+            ret = PD_OK;
+        } else {
+            ret = db_fail(c->db, rc, "catalog_generation");
+        }
+        stmt_done(st);
+    }
+    release(s, c);
+    return ret;
+}
+
+int store_order_get(store *s, const char *number, order **out)
+{
+    store_conn *c = acquire(s);
+    sqlite3_stmt *st = stmt_get(c, ST_ORDER_FIND), *it = stmt_get(c, ST_ORDER_ITEMS);
+    buf items = BUF_INIT;
+    int ret = PD_OK, rc, nitems = 0;
+    if (!st || !it) {
+        ret = PD_EDB;
+        goto out;
+    }
+    sqlite3_bind_text(it, 1, number, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(it)) == SQLITE_ROW) {
+        order_item item = {(uint32_t)sqlite3_column_int64(it, 0), sqlite3_column_int(it, 1)};
+        buf_append(&items, &item, sizeof item);
+        nitems++;
+    }
+    if (rc != SQLITE_DONE) {
+        ret = db_fail(c->db, rc, "order_items");
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        ret = PD_ENOTFOUND;
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        ret = db_fail(c->db, rc, "order_get");
+        goto out;
+    }
+    size_t total = sizeof(order) + items.len + 6 * 1;
+    int textcols[] = {0, 1, 2, 3, 5, 6};
+    for (size_t i = 0; i < PD_ARRAY_LEN(textcols); i++)
+        total += (size_t)sqlite3_column_bytes(st, textcols[i]);
+    order *o = pd_xcalloc(1, total);
+    char *mem = (char *)(o + 1);
+    if (items.len) {
+        memcpy(mem, items.data, items.len);
+        o->items = (const order_item *)mem;
+        mem += items.len;
+    }
+    o->nitems = nitems;
+    const char **dst[] = {&o->created_at, &o->last_name, &o->postcode,
+                          &o->email,      &o->expected,  &o->note};
+    for (size_t i = 0; i < PD_ARRAY_LEN(textcols); i++) {
+        size_t n = (size_t)sqlite3_column_bytes(st, textcols[i]);
+        const unsigned char *t = sqlite3_column_text(st, textcols[i]);
+        memcpy(mem, t ? (const char *)t : "", n);
+        mem[n] = '\0';
+        *dst[i] = mem;
+        mem += n + 1;
+    }
+    snprintf(o->number, sizeof o->number, "%s", number);
+    if (order_status_parse((const char *)sqlite3_column_text(st, 4), &o->status) != PD_OK)
+        o->status = ORDER_RECEIVED;
+    *out = o;
+out:
+    if (st)
+        stmt_done(st);
+    if (it)
+        stmt_done(it);
+    release(s, c);
+    buf_free(&items);
+    return ret;
+}
+
+int store_txn_begin(store *s, store_txn **out)
+{
+    store_conn *c = acquire(s);
+    int ret = exec_sql(c->db, "BEGIN IMMEDIATE");
+    if (ret != PD_OK) {
+        release(s, c);
+        return ret;
+    }
+    store_txn *t = pd_xcalloc(1, sizeof *t);
+    t->s = s;
+    t->c = c;
+    *out = t;
+    return PD_OK;
+}
+
+int store_txn_commit(store_txn *t)
+{
+    int ret = exec_sql(t->c->db, "COMMIT");
+    if (ret != PD_OK)
+        sqlite3_exec(t->c->db, "ROLLBACK", NULL, NULL, NULL);
+    release(t->s, t->c);
+    free(t);
+    return ret;
+}
+
+void store_txn_rollback(store_txn *t)
+{
+    if (!t)
+        return;
+    sqlite3_exec(t->c->db, "ROLLBACK", NULL, NULL, NULL);
+    release(t->s, t->c);
+    free(t);
+}
+
+int store_product_upsert(store_txn *t, const product *p, enum store_upsert *result,
+                         long long *old_stock)
+{
+    sqlite3_stmt *st = stmt_get(t->c, ST_PRODUCT_STOCK), *up = stmt_get(t->c, ST_PRODUCT_UPSERT);
+    long long before = -1;
+    int rc, ret = PD_OK;
+    if (!st || !up)
+        return PD_EDB;
+    sqlite3_bind_int64(st, 1, p->pzn);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        before = sqlite3_column_int64(st, 0);
+    else if (rc != SQLITE_DONE)
+        ret = db_fail(t->c->db, rc, "product_stock");
+    stmt_done(st);
+    if (ret != PD_OK)
+        return ret;
+
+    sqlite3_bind_int64(up, 1, p->pzn);
+    const char *texts[] = {p->name, p->manufacturer, p->active_ingredient, p->strength,
+                           p->dosage_form, p->pack_size};
+    for (int i = 0; i < 6; i++)
+        sqlite3_bind_text(up, i + 2, texts[i], -1, SQLITE_STATIC);
+    sqlite3_bind_text(up, 8, dispensing_name(p->dispensing), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(up, 9, p->price_cents);
+    sqlite3_bind_int64(up, 10, p->stock);
+    sqlite3_bind_text(up, 11, supply_name(p->supply), -1, SQLITE_STATIC);
+    sqlite3_bind_text(up, 12, p->aliases ? p->aliases : "", -1, SQLITE_STATIC);
+    rc = sqlite3_step(up);
+    if (rc != SQLITE_DONE)
+        ret = db_fail(t->c->db, rc, "product_upsert");
+    else if (before < 0)
+        *result = STORE_INSERTED;
+    else
+        *result = sqlite3_changes(t->c->db) ? STORE_UPDATED : STORE_UNCHANGED;
+    stmt_done(up);
+    if (old_stock)
+        *old_stock = before;
+    return ret;
+}
+
+static int step_once(store_conn *c, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    int ret = rc == SQLITE_DONE || rc == SQLITE_ROW ? PD_OK : db_fail(c->db, rc, what);
+    stmt_done(st);
+    return ret;
+}
+
+int store_order_upsert(store_txn *t, const order *o, enum store_upsert *result)
+{
+    store_conn *c = t->c;
+    int ret, rc;
+    sqlite3_stmt *st;
+
+    /* items must name known products: report that as the row's reason, not as a DB error */
+    for (int i = 0; i < o->nitems; i++) {
+        if (!(st = stmt_get(c, ST_PRODUCT_EXISTS)))
+            return PD_EDB;
+        sqlite3_bind_int64(st, 1, o->items[i].pzn);
+        rc = sqlite3_step(st);
+        stmt_done(st);
+        if (rc == SQLITE_DONE)
+            return PD_ENOTFOUND;
+        if (rc != SQLITE_ROW)
+            return db_fail(c->db, rc, "product_exists");
+    }
+    /* the txn holds this connection, so read the old row through the same one */
+    st = stmt_get(c, ST_ORDER_FIND);
+    if (!st)
+        return PD_EDB;
+    sqlite3_bind_text(st, 1, o->number, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    int exists = rc == SQLITE_ROW;
+    int same = 0;
+    if (exists) {
+        const char *vals[] = {o->created_at, o->last_name, o->postcode, o->email,
+                              order_status_name(o->status), o->expected, o->note};
+        same = 1;
+        for (int i = 0; i < 7; i++) {
+            const unsigned char *v = sqlite3_column_text(st, i);
+            if (!v || strcmp((const char *)v, vals[i]) != 0)
+                same = 0;
+        }
+    } else if (rc != SQLITE_DONE) {
+        ret = db_fail(c->db, rc, "order_find");
+        stmt_done(st);
+        return ret;
+    }
+    stmt_done(st);
+
+    if ((ret = exec_sql(c->db, "SAVEPOINT order_row")) != PD_OK)
+        return ret;
+    if (same) {
+        /* compare the items too; unchanged rows are not rewritten */
+        sqlite3_stmt *it = stmt_get(c, ST_ORDER_ITEMS);
+        if (!it) {
+            ret = PD_EDB;
+            goto out;
+        }
+        sqlite3_bind_text(it, 1, o->number, -1, SQLITE_STATIC);
+        int n = 0;
+        while ((rc = sqlite3_step(it)) == SQLITE_ROW) {
+            uint32_t pzn = (uint32_t)sqlite3_column_int64(it, 0);
+            int qty = sqlite3_column_int(it, 1), found = 0;
+            for (int i = 0; i < o->nitems; i++)
+                if (o->items[i].pzn == pzn && o->items[i].qty == qty)
+                    found = 1;
+            same &= found;
+            n++;
+        }
+        stmt_done(it);
+        if (n != o->nitems)
+            same = 0;
+        if (same) {
+            *result = STORE_UNCHANGED;
+            goto out;
+        }
+    }
+    st = stmt_get(c, exists ? ST_ORDER_UPDATE : ST_ORDER_INSERT);
+    if (!st) {
+        ret = PD_EDB;
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, o->number, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, o->created_at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, o->last_name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, o->postcode, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, o->email, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, order_status_name(o->status), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, o->expected, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, o->note, -1, SQLITE_STATIC);
+    if ((ret = step_once(c, st, "order_write")) != PD_OK)
+        goto out;
+    if (!(st = stmt_get(c, ST_ORDER_ITEMS_DELETE))) {
+        ret = PD_EDB;
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, o->number, -1, SQLITE_STATIC);
+    if ((ret = step_once(c, st, "order_items_delete")) != PD_OK)
+        goto out;
+    for (int i = 0; i < o->nitems; i++) {
+        if (!(st = stmt_get(c, ST_ORDER_ITEM_INSERT))) {
+            ret = PD_EDB;
+            goto out;
+        }
+        sqlite3_bind_text(st, 1, o->number, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, o->items[i].pzn);
+        sqlite3_bind_int(st, 3, o->items[i].qty);
+        if ((ret = step_once(c, st, "order_item_insert")) != PD_OK)
+            goto out;
+    }
+    *result = exists ? STORE_UPDATED : STORE_INSERTED;
+out:
+    if (ret == PD_OK) {
+        ret = exec_sql(c->db, "RELEASE order_row");
+    } else {
+        sqlite3_exec(c->db, "ROLLBACK TO order_row; RELEASE order_row", NULL, NULL, NULL);
+    }
+    return ret;
+}
+
+int store_catalog_bump(store_txn *t)
+{
+    sqlite3_stmt *st = stmt_get(t->c, ST_CATALOG_BUMP);
+    return st ? step_once(t->c, st, "catalog_bump") : PD_EDB;
+}

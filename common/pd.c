@@ -1,0 +1,84 @@
+#include "pd.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *pd_strerror(int err)
+{
+    switch (err) {
+    case PD_OK: return "ok";
+    case PD_ENOMEM: return "out of memory";
+    case PD_EINVAL: return "invalid input";
+    case PD_EIO: return "input/output error";
+    case PD_ENOTFOUND: return "not found";
+    case PD_EEXIST: return "already exists";
+    case PD_EDB: return "database error";
+    case PD_ETOOBIG: return "too large";
+    case PD_ECHECK: return "check digit or checksum does not match";
+    case PD_EFULL: return "disk or database full";
+    case PD_EBUSY: return "busy";
+    case PD_EPERM: return "permission denied";
+    case PD_ECORRUPT: return "wrong key or damaged data";
+    default: return "unknown error";
+    }
+}
+
+static PD_NORETURN void pd_oom(size_t n)
+{
+    fprintf(stderr, "pharmdesk: out of memory (%zu bytes)\n", n);
+    abort();
+}
+
+void *pd_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        pd_oom(n);
+    return p;
+}
+
+void *pd_xcalloc(size_t nmemb, size_t size)
+{
+    void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+    if (!p)
+        pd_oom(nmemb * size);
+    return p;
+}
+
+void *pd_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        pd_oom(n);
+    return q;
+}
+
+void *pd_xreallocarray(void *p, size_t nmemb, size_t size)
+{
+    if (size && nmemb > SIZE_MAX / size)
+        pd_oom(SIZE_MAX);
+    return pd_xrealloc(p, nmemb * size);
+}
+
+char *pd_xstrdup(const char *s)
+{
+    return pd_xstrndup(s, strlen(s));
+}
+
+char *pd_xstrndup(const char *s, size_t n)
+{
+    char *p = pd_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+long long pd_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}

@@ -1,0 +1,29 @@
+/*
+ * app: the server's one context, built at start and read-only afterwards (the store, the
+ * catalog and the rate limiters guard their own state). Handlers receive it; the route table
+ * lists them.
+ */
+#ifndef PD_APP_H
+#define PD_APP_H
+
+#include "catalog.h"
+#include "config.h"
+#include "http.h"
+#include "ratelimit.h"
+#include "store.h"
+
+#define PHARMDESK_VERSION "0.1.0"
+
+enum app_limiter { LIM_SEARCH, LIM_INQUIRY, LIM_COUNT };
+
+typedef struct app {
+    const config *cfg;
+    store *store;
+    catalog *catalog;
+    ratelimit *limiters[LIM_COUNT];
+} app;
+
+extern const http_route app_routes[];
+extern const size_t app_nroutes;
+
+#endif

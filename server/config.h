@@ -1,0 +1,67 @@
+/*
+ * config: the service's settings as one typed table with defaults, loaded from a JSON file
+ * (// comments allowed) and validated at start; every error names the key. The struct is
+ * read-only once loaded and shared by all threads.
+ */
+#ifndef PD_CONFIG_H
+#define PD_CONFIG_H
+
+#include "buf.h"
+
+#define CONFIG_MAX_SPANS 4
+
+typedef struct config_hours {
+    int nspans;
+    struct {
+        int open, close; /* minutes after midnight */
+    } span[CONFIG_MAX_SPANS];
+} config_hours;
+
+typedef struct config_list {
+    char **items;
+    int n;
+} config_list;
+
+typedef struct config {
+    char *listen; /* HOST:PORT */
+    char *listen_host;
+    int listen_port;
+    int threads;
+    char *log_level;
+    struct {
+        char *name, *address, *phone, *email, *website;
+    } pharmacy;
+    config_hours hours[7]; /* Monday first */
+    char *emergency_service_url;
+    struct {
+        char *name, *phone;
+    } poison_control;
+    struct {
+        char *name, *email, *address;
+    } privacy_contact;
+    config_list allowed_origins;
+    config_list trusted_proxies;
+    struct {
+        int inquiries_per_minute;
+        int searches_per_minute;
+    } rate_limit;
+    struct {
+        int connection_timeout_s;
+        int max_connections;
+        int per_ip_connections;
+        int cookie_secure;
+    } http;
+    struct {
+        char *sendmail, *from;
+    } mail;
+} config;
+
+extern const char *const config_weekdays[7]; /* "mon" .. "sun" */
+
+/* path NULL: the defaults. Errors go to err, naming the key (and line for syntax errors). */
+int config_load(const char *path, config **out, buf *err);
+/* replaces listen (e.g. from --listen), validated like the key */
+int config_set_listen(config *c, const char *listen, buf *err);
+void config_free(config *c);
+
+#endif

@@ -1,0 +1,630 @@
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "jsonin.h"
+#include "log.h"
+#include "pd.h"
+
+#define MAX_PARAMS 4
+#define MAX_EXTRA_HEADERS 8
+
+typedef struct proxy_addr {
+    int family;
+    unsigned char addr[16];
+} proxy_addr;
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    http_options opt;
+    proxy_addr *proxies;
+    int nproxies;
+    char *page_csp;
+    int port;
+};
+
+struct http_req {
+    http_server *srv;
+    struct MHD_Connection *conn;
+    const http_route *route;
+    const char *method;
+    long long start_us;
+    int is_head;
+    /* set by the first callback when the request cannot proceed */
+    int early_status;
+    const char *early_code, *early_msg;
+    buf body;
+    cJSON *json;
+    struct {
+        char *name, *value;
+    } params[MAX_PARAMS];
+    int nparams;
+    char client_ip[INET6_ADDRSTRLEN];
+    /* the reply */
+    struct MHD_Response *resp;
+    int status;
+    struct {
+        char *name, *value;
+    } extra[MAX_EXTRA_HEADERS];
+    int nextra;
+};
+
+static const char api_csp[] =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/* ---- replies ---------------------------------------------------------------------------- */
+
+void http_add_header(http_req *req, const char *name, const char *value)
+{
+    if (req->nextra == MAX_EXTRA_HEADERS)
+        return;
+    req->extra[req->nextra].name = pd_xstrdup(name);
+    req->extra[req->nextra].value = pd_xstrdup(value);
+    req->nextra++;
+}
+
+void http_reply_raw(http_req *req, int status, const char *content_type, const void *data,
+                    size_t len)
+{
+    if (req->resp)
+        return;
+    void *copy = pd_xmalloc(len ? len : 1);
+    memcpy(copy, data, len);
+    req->resp = MHD_create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE);
+    if (!req->resp) {
+        free(copy);
+        return;
+    }
+    MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    req->status = status;
+}
+
+void http_reply_json(http_req *req, int status, cJSON *body)
+{
+    if (req->resp) {
+        cJSON_Delete(body);
+        return;
+    }
+    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+    cJSON_Delete(body);
+    if (!text) {
+        static const char fallback[] =
+            "{\"error\":{\"code\":\"internal\",\"message\":\"Internal error, please retry.\"}}";
+        http_reply_raw(req, 500, "application/json; charset=utf-8", fallback,
+                       sizeof fallback - 1);
+        return;
+    }
+    req->resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!req->resp) {
+        free(text);
+        return;
+    }
+    MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "application/json; charset=utf-8");
+    req->status = status;
+}
+
+void http_reply_error(http_req *req, int status, const char *code, const char *message)
+{
+    cJSON *root = cJSON_CreateObject(), *err = cJSON_AddObjectToObject(root, "error");
+    cJSON_AddStringToObject(err, "code", code);
+    cJSON_AddStringToObject(err, "message", message);
+    http_reply_json(req, status, root);
+}
+
+/* ---- request accessors ------------------------------------------------------------------ */
+
+const char *http_param(http_req *req, const char *name)
+{
+    for (int i = 0; i < req->nparams; i++)
+        if (strcmp(req->params[i].name, name) == 0)
+            return req->params[i].value;
+    return NULL;
+}
+
+const char *http_query(http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_header(http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const cJSON *http_json(http_req *req)
+{
+    return req->json;
+}
+
+const char *http_client_ip(http_req *req)
+{
+    return req->client_ip;
+}
+
+const char *http_lang(http_req *req)
+{
+    const char *q = http_query(req, "lang");
+    if (q)
+        return strcmp(q, "en") == 0 ? "en" : "de";
+    const char *al = http_header(req, "Accept-Language");
+    /* the first listed language decides; anything but English gets German */
+    if (al && strncasecmp(al, "en", 2) == 0)
+        return "en";
+    return "de";
+}
+
+/* ---- routing ------------------------------------------------------------------------------ */
+
+/* matches path against pattern; fills params on success */
+static int route_match(http_req *req, const char *pattern, const char *path)
+{
+    const char *p = pattern, *u = path;
+    int np = 0;
+    while (*p && *u) {
+        if (*p == '{') {
+            const char *pe = strchr(p, '}');
+            const char *ue = strchr(u, '/');
+            if (!pe)
+                return 0;
+            if (!ue)
+                ue = u + strlen(u);
+            if (ue == u || np == MAX_PARAMS)
+                return 0;
+            np++;
+            p = pe + 1;
+            u = ue;
+            continue;
+        }
+        if (*p != *u)
+            return 0;
+        p++;
+        u++;
+    }
+    if (*p || *u)
+        return 0;
+    /* second pass: copy the values now that the whole path matched */
+    p = pattern;
+    u = path;
+    np = 0;
+    while (*p) {
+        if (*p == '{') {
+            const char *pe = strchr(p, '}');
+            const char *ue = strchr(u, '/');
+            if (!ue)
+                ue = u + strlen(u);
+            req->params[np].name = pd_xstrndup(p + 1, (size_t)(pe - p - 1));
+            req->params[np].value = pd_xstrndup(u, (size_t)(ue - u));
+            np++;
+            p = pe + 1;
+            u = ue;
+            continue;
+        }
+        p++;
+        u++;
+    }
+    req->nparams = np;
+    return 1;
+}
+
+static void free_params(http_req *req)
+{
+    for (int i = 0; i < req->nparams; i++) {
+        free(req->params[i].name);
+        free(req->params[i].value);
+    }
+    req->nparams = 0;
+}
+
+/* finds the route; allow collects the methods of routes whose path matched */
+static const http_route *find_route(http_req *req, const char *method, const char *path,
+                                    int *path_known, buf *allow)
+{
+    const http_options *o = &req->srv->opt;
+    int want = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? HTTP_GET
+               : strcmp(method, "POST") == 0                             ? HTTP_POST
+                                                                         : 0;
+    *path_known = 0;
+    for (size_t i = 0; i < o->nroutes; i++) {
+        const http_route *r = &o->routes[i];
+        if (!route_match(req, r->pattern, path))
+            continue;
+        *path_known = 1;
+        if ((int)r->method == want)
+            return r;
+        free_params(req);
+        buf_puts(allow, allow->len ? ", " : "");
+        buf_puts(allow, r->method == HTTP_GET ? "GET, HEAD" : "POST");
+    }
+    return NULL;
+}
+
+/* ---- client address ---------------------------------------------------------------------- */
+
+static int parse_ip(const char *s, proxy_addr *a)
+{
+    memset(a, 0, sizeof *a);
+    if (inet_pton(AF_INET, s, a->addr) == 1) {
+        a->family = AF_INET;
+        return 1;
+    }
+    if (inet_pton(AF_INET6, s, a->addr) == 1) {
+        a->family = AF_INET6;
+        return 1;
+    }
+    return 0;
+}
+
+static int is_trusted(const http_server *srv, const proxy_addr *a)
+{
+    for (int i = 0; i < srv->nproxies; i++)
+        if (srv->proxies[i].family == a->family &&
+            memcmp(srv->proxies[i].addr, a->addr, a->family == AF_INET ? 4 : 16) == 0)
+            return 1;
+    return 0;
+}
+
+static void client_address(http_req *req)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    proxy_addr peer = {0};
+    snprintf(req->client_ip, sizeof req->client_ip, "unknown");
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) {
+        peer.family = AF_INET;
+        memcpy(peer.addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        peer.family = AF_INET6;
+        memcpy(peer.addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    } else {
+        return;
+    }
+    inet_ntop(peer.family, peer.addr, req->client_ip, sizeof req->client_ip);
+    if (!is_trusted(req->srv, &peer))
+        return;
+    /* walk X-Forwarded-For from the right: the first address not of our own proxies */
+    const char *xff = http_header(req, "X-Forwarded-For");
+    if (!xff)
+        return;
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "%s", xff);
+    for (;;) {
+        char *comma = strrchr(tmp, ',');
+        char *item = comma ? comma + 1 : tmp;
+        while (*item == ' ' || *item == '\t')
+            item++;
+        char *end = item + strlen(item);
+        while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
+            *--end = '\0';
+        proxy_addr a;
+        if (!parse_ip(item, &a))
+            return; /* garbage: keep the last trustworthy address */
+        inet_ntop(a.family, a.addr, req->client_ip, sizeof req->client_ip);
+        if (!is_trusted(req->srv, &a) || !comma)
+            return;
+        *comma = '\0';
+    }
+}
+
+/* ---- headers on every response ----------------------------------------------------------- */
+
+static const char *origin_allowed(http_req *req)
+{
+    const char *origin = http_header(req, "Origin");
+    if (!origin)
+        return NULL;
+    const config_list *l = &req->srv->opt.cfg->allowed_origins;
+    for (int i = 0; i < l->n; i++)
+        if (strcmp(l->items[i], origin) == 0)
+            return origin;
+    return NULL;
+}
+
+static void add_common_headers(http_req *req, struct MHD_Response *r)
+{
+    int page = req->route && req->route->kind == HTTP_PAGE;
+    MHD_add_response_header(r, "Content-Security-Policy", page ? req->srv->page_csp : api_csp);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(r, "Permissions-Policy",
+                            "camera=(), microphone=(), geolocation=(), payment=()");
+    MHD_add_response_header(r, "Cross-Origin-Opener-Policy", "same-origin");
+    if (!page) {
+        MHD_add_response_header(r, "X-Frame-Options", "DENY");
+        MHD_add_response_header(r, "Cache-Control", "no-store");
+    }
+    const char *origin = origin_allowed(req);
+    if (origin) {
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+        MHD_add_response_header(r, "Access-Control-Expose-Headers", "Retry-After");
+    }
+    MHD_add_response_header(r, "Vary", "Origin, Accept-Language");
+    for (int i = 0; i < req->nextra; i++)
+        MHD_add_response_header(r, req->extra[i].name, req->extra[i].value);
+}
+
+static enum MHD_Result queue(http_req *req)
+{
+    if (!req->resp) {
+        log_error("event=handler_without_reply route=%s",
+                  req->route ? req->route->pattern : "-");
+        http_reply_error(req, 500, "internal", "Internal error, please retry.");
+    }
+    if (!req->resp)
+        return MHD_NO;
+    add_common_headers(req, req->resp);
+    enum MHD_Result rc = MHD_queue_response(req->conn, (unsigned)req->status, req->resp);
+    MHD_destroy_response(req->resp);
+    req->resp = NULL;
+    return rc;
+}
+
+/* ---- the MHD callbacks ------------------------------------------------------------------- */
+
+static int content_type_json(const char *ct)
+{
+    if (!ct)
+        return 0;
+    static const char want[] = "application/json";
+    if (strncasecmp(ct, want, sizeof want - 1) != 0)
+        return 0;
+    const char *rest = ct + sizeof want - 1;
+    while (*rest == ' ')
+        rest++;
+    if (*rest == '\0')
+        return 1;
+    if (*rest != ';')
+        return 0;
+    rest++;
+    while (*rest == ' ')
+        rest++;
+    return strcasecmp(rest, "charset=utf-8") == 0;
+}
+
+static void set_early(http_req *req, int status, const char *code, const char *msg)
+{
+    if (req->early_status)
+        return;
+    req->early_status = status;
+    req->early_code = code;
+    req->early_msg = msg;
+}
+
+static void first_call(http_req *req, const char *url, const char *method)
+{
+    buf allow = BUF_INIT;
+    int known = 0;
+    client_address(req);
+    req->is_head = strcmp(method, "HEAD") == 0;
+    if (strcmp(method, "OPTIONS") == 0) {
+        /* CORS preflight: answered from the table without a handler; no method matches
+         * OPTIONS, so find_route collects every method of the path into allow */
+        find_route(req, method, url, &known, &allow);
+        if (!known) {
+            set_early(req, 404, "not_found", "No such resource.");
+        } else if (!origin_allowed(req)) {
+            set_early(req, 403, "origin_not_allowed", "This origin may not call the API.");
+        } else {
+            set_early(req, 204, NULL, NULL);
+            http_add_header(req, "Access-Control-Allow-Methods", buf_cstr(&allow));
+            http_add_header(req, "Access-Control-Allow-Headers", "Content-Type");
+            http_add_header(req, "Access-Control-Max-Age", "600");
+        }
+        goto out;
+    }
+    req->route = find_route(req, method, url, &known, &allow);
+    if (!req->route) {
+        if (known) {
+            set_early(req, 405, "method_not_allowed", "This method is not allowed here.");
+            http_add_header(req, "Allow", buf_cstr(&allow));
+        } else {
+            set_early(req, 404, "not_found", "No such resource.");
+        }
+        goto out;
+    }
+    if (req->route->body_limit) {
+        const char *cl = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > req->route->body_limit) {
+            set_early(req, 413, "too_large", "The request body is too large.");
+            goto out;
+        }
+        if (!content_type_json(http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+            set_early(req, 415, "unsupported_media_type",
+                      "Send the body as application/json (UTF-8).");
+            goto out;
+        }
+    }
+    if (req->route->limiter >= 0 && (size_t)req->route->limiter < req->srv->opt.nlimiters) {
+        int wait = ratelimit_hit(req->srv->opt.limiters[req->route->limiter], req->client_ip);
+        if (wait) {
+            char ra[16];
+            snprintf(ra, sizeof ra, "%d", wait);
+            http_add_header(req, "Retry-After", ra);
+            set_early(req, 429, "rate_limited", "Too many requests; please wait and retry.");
+        }
+    }
+out:
+    buf_free(&allow);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    http_server *srv = cls;
+    http_req *req = *con_cls;
+    (void)version;
+
+    if (!req) {
+        req = pd_xcalloc(1, sizeof *req);
+        req->srv = srv;
+        req->conn = conn;
+        req->method = method;
+        req->start_us = pd_now_us();
+        *con_cls = req;
+        first_call(req, url, method);
+        /* answering only on a later call keeps the connection alive (MHD 0.9.75) */
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t limit = req->route ? req->route->body_limit : 0;
+        if (!req->early_status) {
+            if (limit == 0)
+                set_early(req, 413, "too_large", "This resource takes no request body.");
+            else if (req->body.len + *upload_data_size > limit)
+                set_early(req, 413, "too_large", "The request body is too large.");
+            else
+                buf_append(&req->body, upload_data, *upload_data_size);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->early_status) {
+        if (req->early_status == 204) {
+            http_reply_raw(req, 204, "text/plain", "", 0);
+        } else {
+            http_reply_error(req, req->early_status, req->early_code, req->early_msg);
+        }
+        return queue(req);
+    }
+    if (req->route->body_limit) {
+        const char *why = NULL;
+        if (jsonin_parse_object(buf_cstr(&req->body), req->body.len, &req->json, &why) !=
+            PD_OK) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "The body is not valid JSON: %s.", why ? why : "malformed");
+            http_reply_error(req, 400, "bad_json", msg);
+            return queue(req);
+        }
+    }
+    req->route->handler(req, srv->opt.app);
+    return queue(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    http_req *req = *con_cls;
+    (void)cls;
+    (void)conn;
+    if (!req)
+        return;
+    log_info("event=request method=%s route=%s status=%d us=%lld%s", req->method,
+             req->route ? req->route->pattern : "-", req->status ? req->status : 0,
+             pd_now_us() - req->start_us, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+    if (req->resp)
+        MHD_destroy_response(req->resp);
+    for (int i = 0; i < req->nextra; i++) {
+        free(req->extra[i].name);
+        free(req->extra[i].value);
+    }
+    free_params(req);
+    cJSON_Delete(req->json);
+    buf_free(&req->body);
+    free(req);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    (void)cls;
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    log_warn("event=mhd msg=\"%s\"", line);
+}
+
+int http_start(const http_options *opt, http_server **out, buf *err)
+{
+    const config *cfg = opt->cfg;
+    http_server *srv = pd_xcalloc(1, sizeof *srv);
+    struct sockaddr_storage ss;
+    int ret = PD_OK;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+
+    srv->opt = *opt;
+    srv->nproxies = cfg->trusted_proxies.n;
+    srv->proxies = pd_xcalloc((size_t)srv->nproxies + 1, sizeof *srv->proxies);
+    for (int i = 0; i < srv->nproxies; i++)
+        parse_ip(cfg->trusted_proxies.items[i], &srv->proxies[i]);
+
+    buf csp = BUF_INIT;
+    buf_puts(&csp, "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                   "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                   "frame-ancestors 'self'");
+    for (int i = 0; i < cfg->allowed_origins.n; i++)
+        buf_printf(&csp, " %s", cfg->allowed_origins.items[i]);
+    srv->page_csp = buf_steal(&csp);
+
+    memset(&ss, 0, sizeof ss);
+    if (strchr(cfg->listen_host, ':')) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)cfg->listen_port);
+        inet_pton(AF_INET6, cfg->listen_host, &a6->sin6_addr);
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)cfg->listen_port);
+        inet_pton(AF_INET, cfg->listen_host, &a4->sin_addr);
+    }
+#ifdef MHD_USE_EPOLL
+    flags |= MHD_USE_EPOLL;
+#endif
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->http.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->http.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg->http.per_ip_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
+    if (!srv->daemon) {
+        buf_printf(err, "cannot listen on %s (in use, or not an address of this machine?)",
+                   cfg->listen);
+        ret = PD_EIO;
+        goto out;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = di ? di->port : cfg->listen_port;
+    *out = srv;
+    srv = NULL;
+out:
+    if (srv) {
+        free(srv->proxies);
+        free(srv->page_csp);
+        free(srv);
+    }
+    return ret;
+}
+
+int http_port(const http_server *srv)
+{
+    return srv->port;
+}
+
+void http_stop(http_server *srv)
+{
+    if (!srv)
+        return;
+    MHD_quiesce_daemon(srv->daemon);
+    MHD_stop_daemon(srv->daemon);
+    free(srv->proxies);
+    free(srv->page_csp);
+    free(srv);
+}

@@ -1,0 +1,71 @@
+/*
+ * http: the HTTP core on libmicrohttpd. It owns the daemon, one request context per request
+ * (allocated on MHD's first callback, freed in its completion callback), the route table
+ * dispatch (method, path pattern, body limit, content type, rate limit, CORS, JSON decoding:
+ * all checked once, before a handler runs), the error format, the security headers on every
+ * response and one log line per request (method, route, status, duration; never a body).
+ */
+#ifndef PD_HTTP_H
+#define PD_HTTP_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "config.h"
+#include "ratelimit.h"
+
+typedef struct http_server http_server;
+typedef struct http_req http_req;
+
+enum http_method { HTTP_GET = 1, HTTP_POST = 2 };
+enum http_kind { HTTP_API, HTTP_PAGE };
+
+typedef void (*http_handler)(http_req *req, void *app);
+
+typedef struct http_route {
+    enum http_method method;
+    const char *pattern;  /* "/api/v1/products/{pzn}": a {name} matches one path segment */
+    http_handler handler;
+    size_t body_limit;    /* bytes; 0 for routes without a body */
+    enum http_kind kind;
+    int limiter;          /* index into the limiters given to http_start, -1 for none */
+} http_route;
+
+#define HTTP_PUBLIC_BODY_LIMIT (16 * 1024)
+
+typedef struct http_options {
+    const config *cfg;
+    const http_route *routes;
+    size_t nroutes;
+    ratelimit *const *limiters;
+    size_t nlimiters;
+    void *app;
+    const char *version;
+} http_options;
+
+int http_start(const http_options *opt, http_server **out, buf *err);
+/* stops accepting, lets running requests finish, frees the server; NULL is fine */
+void http_stop(http_server *srv);
+/* the port actually bound (useful with port 0) */
+int http_port(const http_server *srv);
+
+/* path parameter by name ("pzn"), query argument, request header; NULL when absent */
+const char *http_param(http_req *req, const char *name);
+const char *http_query(http_req *req, const char *name);
+const char *http_header(http_req *req, const char *name);
+/* the decoded JSON body of a route with a body limit (an object, checked strictly) */
+const cJSON *http_json(http_req *req);
+/* the client's address: the socket peer, or X-Forwarded-For behind a trusted proxy */
+const char *http_client_ip(http_req *req);
+/* "de" (default) or "en": ?lang=, then Accept-Language */
+const char *http_lang(http_req *req);
+
+/* replies; the first reply of a request wins. Takes ownership of body. */
+void http_reply_json(http_req *req, int status, cJSON *body);
+void http_reply_error(http_req *req, int status, const char *code, const char *message);
+void http_reply_raw(http_req *req, int status, const char *content_type, const void *data,
+                    size_t len);
+void http_add_header(http_req *req, const char *name, const char *value);
+
+#endif

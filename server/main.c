@@ -1,0 +1,274 @@
+/*
+ * main: the pharmdesk binary. Parses the command line (options may stand before or after
+ * arguments), dispatches to one command per table row, and maps errors to exit codes:
+ * 0 success, 1 failure (with a message saying what to do), 2 a usage error.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "import.h"
+#include "log.h"
+#include "pd.h"
+
+#define MAX_ARGS 8
+
+typedef struct cli {
+    const char *data;
+    const char *listen;
+    const char *config;
+    const char *role;
+    int check_config;
+    const char *args[MAX_ARGS];
+    int nargs;
+} cli;
+
+typedef struct command {
+    const char *name;
+    int nargs; /* positional arguments after the command */
+    int (*run)(cli *c);
+    const char *usage;
+} command;
+
+static int cmd_init(cli *c);
+static int cmd_import_catalog(cli *c);
+static int cmd_import_orders(cli *c);
+static int cmd_serve(cli *c);
+
+static const command commands[] = {
+    {"init", 0, cmd_init, "init [--data DIR]"},
+    {"import-catalog", 1, cmd_import_catalog, "import-catalog FILE.csv [--data DIR]"},
+    {"import-orders", 1, cmd_import_orders, "import-orders FILE.csv [--data DIR]"},
+    {"serve", 0, cmd_serve,
+     "serve [--listen HOST:PORT] [--config FILE] [--check-config] [--data DIR]"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: pharmdesk COMMAND [ARGS] [--data DIR]   (DIR defaults to ./var)\n");
+    for (size_t i = 0; i < PD_ARRAY_LEN(commands); i++)
+        fprintf(f, "  pharmdesk %s\n", commands[i].usage);
+}
+
+static int fail(const char *what, const buf *err)
+{
+    fprintf(stderr, "pharmdesk: %s%s%s\n", what, err && err->len ? ": " : "",
+            err ? buf_cstr(err) : "");
+    return 1;
+}
+
+static int cmd_init(cli *c)
+{
+    buf err = BUF_INIT;
+    int ret = store_create(c->data, &err);
+    if (ret != PD_OK) {
+        ret = fail("init failed", &err);
+    } else {
+        printf("created %s with a new key (%s/%s, keep a copy in a safe place)\n", c->data,
+               c->data, STORE_KEY_NAME);
+    }
+    buf_free(&err);
+    return ret;
+}
+
+static int run_import(cli *c, enum import_kind kind)
+{
+    buf err = BUF_INIT;
+    store *s = NULL;
+    import_summary sum;
+    int ret = store_open(c->data, 1, &s, &err);
+    if (ret != PD_OK) {
+        ret = fail("cannot open the data folder", &err);
+        goto out;
+    }
+    FILE *progress = isatty(fileno(stderr)) ? stderr : NULL;
+    long long t0 = pd_now_us();
+    ret = import_csv(s, kind, c->args[0], stderr, progress, &sum, &err);
+    if (ret != PD_OK) {
+        ret = fail("import failed, nothing was changed", &err);
+        goto out;
+    }
+    printf("%s import: %ld rows read, %ld inserted, %ld updated, %ld unchanged, %ld rejected "
+           "(%.2f s)\n",
+           kind == IMPORT_CATALOG ? "catalog" : "orders", sum.rows, sum.inserted, sum.updated,
+           sum.unchanged, sum.rejected, (double)(pd_now_us() - t0) / 1e6);
+    if (sum.rejected) {
+        fprintf(stderr, "pharmdesk: %ld rows were rejected (reasons above); fix them and import "
+                        "the file again\n",
+                sum.rejected);
+        ret = 1;
+    }
+out:
+    store_close(s);
+    buf_free(&err);
+    return ret;
+}
+
+static int cmd_import_catalog(cli *c)
+{
+    return run_import(c, IMPORT_CATALOG);
+}
+
+static int cmd_import_orders(cli *c)
+{
+    return run_import(c, IMPORT_ORDERS);
+}
+
+static enum log_level level_of(const char *s)
+{
+    return strcmp(s, "debug") == 0 ? LOG_DEBUG
+           : strcmp(s, "warn") == 0 ? LOG_WARN
+           : strcmp(s, "error") == 0 ? LOG_ERROR
+                                     : LOG_INFO;
+}
+
+static int cmd_serve(cli *c)
+{
+    buf err = BUF_INIT;
+    config *cfg = NULL;
+    app a = {0};
+    http_server *srv = NULL;
+    int ret = config_load(c->config, &cfg, &err);
+    if (ret == PD_OK && c->listen)
+        ret = config_set_listen(cfg, c->listen, &err);
+    if (ret != PD_OK) {
+        ret = fail("invalid configuration", &err);
+        goto out;
+    }
+    if (c->check_config) {
+        printf("configuration ok%s%s\n", c->config ? ": " : " (defaults)",
+               c->config ? c->config : "");
+        goto out;
+    }
+    log_set_level(level_of(cfg->log_level));
+
+    /* signals are taken by sigwait in this thread; every thread started later inherits the mask */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    a.cfg = cfg;
+    if ((ret = store_open(c->data, cfg->threads + 2, &a.store, &err)) != PD_OK) {
+        ret = fail("cannot open the data folder", &err);
+        goto out;
+    }
+    if ((ret = catalog_open(a.store, &a.catalog, &err)) != PD_OK) {
+        ret = fail("cannot load the catalog", &err);
+        goto out;
+    }
+    a.limiters[LIM_SEARCH] = ratelimit_new(cfg->rate_limit.searches_per_minute, 60, 100000);
+    a.limiters[LIM_INQUIRY] = ratelimit_new(cfg->rate_limit.inquiries_per_minute, 60, 100000);
+    http_options ho = {cfg, app_routes, app_nroutes, a.limiters, LIM_COUNT, &a,
+                       PHARMDESK_VERSION};
+    if ((ret = http_start(&ho, &srv, &err)) != PD_OK) {
+        ret = fail("cannot start the server", &err);
+        goto out;
+    }
+    int port = http_port(srv);
+    log_info("event=listening host=%s port=%d threads=%d", cfg->listen_host, port, cfg->threads);
+    printf("pharmdesk %s serving on http://%s%s%s:%d (Ctrl-C stops)\n", PHARMDESK_VERSION,
+           strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
+           strchr(cfg->listen_host, ':') ? "]" : "", port);
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log_info("event=stopping signal=%d", sig);
+    ret = 0;
+out:
+    http_stop(srv);
+    for (int i = 0; i < LIM_COUNT; i++)
+        ratelimit_free(a.limiters[i]);
+    catalog_free(a.catalog);
+    store_close(a.store);
+    config_free(cfg);
+    buf_free(&err);
+    if (srv)
+        log_info("event=stopped");
+    return ret;
+}
+
+static int parse_cli(int argc, char **argv, cli *c, const char **cmd)
+{
+    *cmd = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **val = NULL;
+        if (strcmp(a, "--data") == 0)
+            val = &c->data;
+        else if (strcmp(a, "--listen") == 0)
+            val = &c->listen;
+        else if (strcmp(a, "--config") == 0)
+            val = &c->config;
+        else if (strcmp(a, "--role") == 0)
+            val = &c->role;
+        if (val) {
+            if (i + 1 >= argc || argv[i + 1][0] == '\0') {
+                fprintf(stderr, "pharmdesk: %s needs a value\n", a);
+                return 0;
+            }
+            *val = argv[++i];
+        } else if (strcmp(a, "--check-config") == 0) {
+            c->check_config = 1;
+        } else if (a[0] == '-' && a[1] == '-') {
+            fprintf(stderr, "pharmdesk: unknown option %s\n", a);
+            return 0;
+        } else if (!*cmd) {
+            *cmd = a;
+        } else if (c->nargs < MAX_ARGS) {
+            c->args[c->nargs++] = a;
+        } else {
+            fprintf(stderr, "pharmdesk: too many arguments\n");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    cli c = {.data = "./var"};
+    const char *cmd;
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+                      strcmp(argv[1], "help") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+        printf("pharmdesk %s\n", PHARMDESK_VERSION);
+        return 0;
+    }
+    if (!parse_cli(argc, argv, &c, &cmd)) {
+        usage(stderr);
+        return 2;
+    }
+    if (!cmd) {
+        usage(stderr);
+        return 2;
+    }
+    for (size_t i = 0; i < PD_ARRAY_LEN(commands); i++) {
+        if (strcmp(commands[i].name, cmd) != 0)
+            continue;
+        if (c.nargs != commands[i].nargs) {
+            fprintf(stderr, "pharmdesk: usage: pharmdesk %s\n", commands[i].usage);
+            return 2;
+        }
+        if ((c.check_config || c.listen || c.config) && commands[i].run != cmd_serve) {
+            fprintf(stderr, "pharmdesk: --listen, --config and --check-config belong to serve\n");
+            return 2;
+        }
+        if (c.role) {
+            fprintf(stderr, "pharmdesk: --role belongs to staff-add\n");
+            return 2;
+        }
+        return commands[i].run(&c);
+    }
+    fprintf(stderr, "pharmdesk: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

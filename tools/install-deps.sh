@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs the Debian 12 packages pharmdesk needs, and nothing when all are present.
+# Usage: tools/install-deps.sh [build|test|bench]  (each includes the ones before it)
+set -eu
+
+want="${1:-build}"
+pkgs="gcc make cmake pkg-config libmicrohttpd-dev libsqlite3-dev libsodium-dev libcjson-dev"
+case "$want" in
+  test)  pkgs="$pkgs python3 clang libclang-rt-14-dev" ;;
+  bench) pkgs="$pkgs python3 clang libclang-rt-14-dev wrk" ;;
+  build) ;;
+  *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $pkgs; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "installing:$missing"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+  else
+    echo "missing packages:$missing; run as root: apt-get install$missing" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing
