@@ -209,7 +209,8 @@ INN_STEMS = ["pril", "sartan", "olol", "statin", "azol", "prazol", "cillin", "fl
              "gliflozin", "xaban", "dronat"]
 ONSETS = ["b", "br", "c", "d", "dr", "f", "fl", "g", "gl", "k", "kl", "l", "m", "n", "p", "pr",
           "r", "s", "st", "t", "tr", "v", "z", "ch", "x"]
-VOWELS = ["a", "e", "i", "o", "u", "a", "e", "o", "y", "ä", "ö", "ü"]
+VOWELS = ["a", "e", "i", "o", "u", "a", "e", "o", "i", "y"]
+UMLAUTS = ["ä", "ö", "ü"]
 CODAS = ["", "", "", "n", "r", "l", "s", "m", "x", "t"]
 
 REAL_MANUFACTURERS = [
@@ -274,8 +275,8 @@ class Generator:
 
     def word(self, syllables):
         r = self.rng
-        s = "".join(r.choice(ONSETS) + r.choice(VOWELS) + r.choice(CODAS)
-                    for _ in range(syllables))
+        s = "".join(r.choice(ONSETS) + r.choice(UMLAUTS if r.random() < 0.05 else VOWELS) +
+                    r.choice(CODAS) for _ in range(syllables))
         return s[:1].upper() + s[1:]
 
     def pzn(self):
@@ -292,21 +293,21 @@ class Generator:
 
     def ingredients(self):
         r = self.rng
-        out = [{"name": n, "cls": c, "disp": d, "strengths": s} for n, c, d, s in REAL_INGREDIENTS]
-        out += [{"name": n, "cls": c, "disp": d, "strengths": s} for n, c, d, s in COMBINATIONS]
+        out = [{"name": n, "cls": c, "disp": d, "strengths": s}
+               for n, c, d, s in REAL_INGREDIENTS + COMBINATIONS]
         seen = {i["name"].lower() for i in out}
         classes = ["oral"] * 6 + ["liquid", "topical", "nasal", "eye", "inhal", "inject"]
         while len(out) < 340:
-            name = self.word(r.choice([1, 2, 2, 3])) + r.choice(INN_STEMS)
+            name = self.word(r.choice([1, 2, 2])) + r.choice(INN_STEMS)
             if name.lower() in seen or len(name) < 6:
                 continue
             seen.add(name.lower())
             cls = r.choice(classes)
-            out.append({"name": name, "cls": cls, "disp": r.choice(["rx"] * 5 + ["pharmacy"] * 2),
-                        "strengths": self.strengths(cls)})
-        for ing in out:
-            # popularity: a few ingredients have many generics, most have a handful
-            ing["weight"] = r.paretovariate(1.2)
+            disp = r.choice(["rx"] * 5 + ["pharmacy"] * 2)
+            out.append({"name": name, "cls": cls, "disp": disp, "strengths": self.strengths(cls)})
+        for k, ing in enumerate(out):
+            # popularity: the well-known ones and a few others have many generics, most a handful
+            ing["weight"] = r.uniform(25, 40) if k < 12 else min(r.paretovariate(1.2), 40)
         return out
 
     def strengths(self, cls):
@@ -336,7 +337,8 @@ class Generator:
             if name in seen:
                 continue
             seen.add(name)
-            out.append({"name": name, "tag": r.choice([f" {w}", f"-{w.lower()}", f" {w[:3].upper()}"])})
+            tag = r.choice([f" {w}", f"-{w.lower()}", f" {w[:3].upper()}"])
+            out.append({"name": name, "tag": tag})
         return out
 
 
@@ -414,7 +416,8 @@ def generate(n, seed, out):
         elif style < 0.55:
             base = f"{first}{man['tag']}"
         else:
-            base = f"{first}{man['tag']}" + (f" {r.choice(NAME_EXTRAS)}" if r.random() < 0.5 else "")
+            extra = f" {r.choice(NAME_EXTRAS)}" if r.random() < 0.5 else ""
+            base = f"{first}{man['tag']}{extra}"
         name = f"{base} {strength} {form}" if strength != "-" else f"{base} {form}"
         if misses > 1000:
             name += f" {r.randrange(2, 1000)}"  # an exhausted combination space: number the series

@@ -46,8 +46,8 @@ static int build(store *s, ixref **out)
     r->generation = gen;
     r->refs = 1; /* the catalog's own reference */
     *out = r;
-    log_info("event=search_index_built products=%zu generation=%lld ms=%lld", search_size(ix),
-             gen, (pd_now_us() - t0) / 1000);
+    log_info("event=search_index_built products=%zu generation=%lld ms=%lld", search_size(ix), gen,
+             (pd_now_us() - t0) / 1000);
     return PD_OK;
 }
 

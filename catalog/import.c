@@ -16,14 +16,38 @@
 #define MAX_LONG_TEXT 1000
 #define MAX_ITEMS 100
 
-enum cat_col { C_PZN, C_NAME, C_MANUFACTURER, C_INGREDIENT, C_STRENGTH, C_FORM, C_PACK,
-               C_DISPENSING, C_PRICE, C_STOCK, C_SUPPLY, C_ALIASES, C_NCOLS };
+enum cat_col {
+    C_PZN,
+    C_NAME,
+    C_MANUFACTURER,
+    C_INGREDIENT,
+    C_STRENGTH,
+    C_FORM,
+    C_PACK,
+    C_DISPENSING,
+    C_PRICE,
+    C_STOCK,
+    C_SUPPLY,
+    C_ALIASES,
+    C_NCOLS
+};
 static const char *const cat_cols[C_NCOLS] = {
-    "pzn",        "name", "manufacturer", "active_ingredient", "strength", "dosage_form",
-    "pack_size", "dispensing", "price_eur", "stock", "supply", "aliases"};
+    "pzn",       "name",        "manufacturer", "active_ingredient",
+    "strength",  "dosage_form", "pack_size",    "dispensing",
+    "price_eur", "stock",       "supply",       "aliases"};
 
-enum ord_col { O_NUMBER, O_CREATED, O_LAST_NAME, O_POSTCODE, O_EMAIL, O_STATUS, O_ITEMS,
-               O_EXPECTED, O_NOTE, O_NCOLS };
+enum ord_col {
+    O_NUMBER,
+    O_CREATED,
+    O_LAST_NAME,
+    O_POSTCODE,
+    O_EMAIL,
+    O_STATUS,
+    O_ITEMS,
+    O_EXPECTED,
+    O_NOTE,
+    O_NCOLS
+};
 static const char *const ord_cols[O_NCOLS] = {"order_number", "created_at", "last_name",
                                               "postcode",     "email",      "status",
                                               "items",        "expected",   "note"};
@@ -88,8 +112,9 @@ static int map_header(csv_reader *r, const char *const *cols, int ncols, int *po
             }
         }
         if (!known) {
-            buf_printf(err, "line %ld: unknown column '%.*s' in the header (expected: ",
-                       csv_line(r), (int)(len > 40 ? 40 : len), name);
+            buf_printf(err,
+                       "line %ld: unknown column '%.*s' in the header (expected: ", csv_line(r),
+                       (int)(len > 40 ? 40 : len), name);
             for (int i = 0; i < ncols; i++)
                 buf_printf(err, "%s%s", i ? "," : "", cols[i]);
             buf_puts(err, ")");
@@ -114,8 +139,7 @@ static const char *col(csv_reader *r, const int *pos, int c, size_t *len)
     return v;
 }
 
-static int text_ok(const char *v, size_t len, size_t max, int required, const char *name,
-                   buf *why)
+static int text_ok(const char *v, size_t len, size_t max, int required, const char *name, buf *why)
 {
     if (required && len == 0) {
         buf_printf(why, "%s is empty", name);
@@ -230,8 +254,7 @@ static int valid_email(const char *v, size_t len)
         dom[dl - 1] == '.')
         return 0;
     for (size_t i = 0; i < len; i++)
-        if ((unsigned char)v[i] <= ' ' || v[i] == ',' || v[i] == ';' || v[i] == '<' ||
-            v[i] == '>')
+        if ((unsigned char)v[i] <= ' ' || v[i] == ',' || v[i] == ';' || v[i] == '<' || v[i] == '>')
             return 0;
     return 1;
 }
@@ -253,9 +276,9 @@ static int catalog_row(csv_reader *r, const int *pos, product *p, buf *why)
         int c;
         size_t max;
         int required;
-    } texts[] = {{C_NAME, MAX_TEXT, 1},     {C_MANUFACTURER, MAX_TEXT, 0},
-                 {C_INGREDIENT, MAX_TEXT, 0}, {C_STRENGTH, MAX_TEXT, 0},
-                 {C_FORM, MAX_TEXT, 0},     {C_PACK, MAX_TEXT, 0},
+    } texts[] = {{C_NAME, MAX_TEXT, 1},        {C_MANUFACTURER, MAX_TEXT, 0},
+                 {C_INGREDIENT, MAX_TEXT, 0},  {C_STRENGTH, MAX_TEXT, 0},
+                 {C_FORM, MAX_TEXT, 0},        {C_PACK, MAX_TEXT, 0},
                  {C_ALIASES, MAX_LONG_TEXT, 0}};
     for (size_t i = 0; i < PD_ARRAY_LEN(texts); i++) {
         v = col(r, pos, texts[i].c, &len);
@@ -301,8 +324,7 @@ static int order_row(csv_reader *r, const int *pos, order *o, order_item *items,
     size_t len;
     const char *v = col(r, pos, O_NUMBER, &len);
     if (orderno_parse(v, len, o->number) != PD_OK) {
-        buf_printf(why, "order_number '%.*s' is not like AP-100231", (int)(len > 20 ? 20 : len),
-                   v);
+        buf_printf(why, "order_number '%.*s' is not like AP-100231", (int)(len > 20 ? 20 : len), v);
         return 0;
     }
     v = col(r, pos, O_CREATED, &len);
@@ -329,8 +351,7 @@ static int order_row(csv_reader *r, const int *pos, order *o, order_item *items,
     o->email = v;
     v = col(r, pos, O_STATUS, &len);
     if (order_status_parse(v, &o->status) != PD_OK) {
-        buf_printf(why, "status '%.*s' is not a known order status", (int)(len > 30 ? 30 : len),
-                   v);
+        buf_printf(why, "status '%.*s' is not a known order status", (int)(len > 30 ? 30 : len), v);
         return 0;
     }
     v = col(r, pos, O_EXPECTED, &len);
@@ -386,8 +407,8 @@ static void progress_draw(FILE *tty, unsigned long long done, unsigned long long
 {
     int pct = total ? (int)(done * 100 / total) : 100;
     int bar = pct * 30 / 100;
-    fprintf(tty, "\r[%.*s%*s] %3d%% %ld rows", bar, "##############################", 30 - bar,
-            "", pct, rows);
+    fprintf(tty, "\r[%.*s%*s] %3d%% %ld rows", bar, "##############################", 30 - bar, "",
+            pct, rows);
     fflush(tty);
 }
 

@@ -8,10 +8,16 @@ static const char *const dispensing_names[] = {"pharmacy", "rx", "free"};
 static const char *const supply_names[] = {"available", "shortage", "discontinued"};
 static const char *const availability_names[] = {"in_stock", "orderable", "shortage",
                                                  "discontinued"};
-static const char *const order_status_names[ORDER_STATUS_COUNT] = {
-    "received",         "waiting_for_prescription", "in_preparation", "ordered_from_wholesaler",
-    "partially_available", "ready_for_pickup",      "out_for_delivery", "delivered",
-    "picked_up",        "cancelled"};
+static const char *const order_status_names[ORDER_STATUS_COUNT] = {"received",
+                                                                   "waiting_for_prescription",
+                                                                   "in_preparation",
+                                                                   "ordered_from_wholesaler",
+                                                                   "partially_available",
+                                                                   "ready_for_pickup",
+                                                                   "out_for_delivery",
+                                                                   "delivered",
+                                                                   "picked_up",
+                                                                   "cancelled"};
 
 static int name_index(const char *const *names, size_t n, const char *s)
 {
@@ -54,9 +60,12 @@ enum availability product_availability(const product *p)
     if (p->stock > 0)
         return AVAIL_IN_STOCK;
     switch (p->supply) {
-    case SUPPLY_SHORTAGE: return AVAIL_SHORTAGE;
-    case SUPPLY_DISCONTINUED: return AVAIL_DISCONTINUED;
-    case SUPPLY_AVAILABLE: break;
+    case SUPPLY_SHORTAGE:
+        return AVAIL_SHORTAGE;
+    case SUPPLY_DISCONTINUED:
+        return AVAIL_DISCONTINUED;
+    case SUPPLY_AVAILABLE:
+        break;
     }
     return AVAIL_ORDERABLE;
 }

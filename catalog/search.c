@@ -13,31 +13,28 @@
 enum field { F_NAME, F_ALIAS, F_INGREDIENT, F_FORM, F_MANUFACTURER, F_STRENGTH, F_PACK, F_COUNT };
 static const float field_weight[F_COUNT] = {1.0f, 0.95f, 0.8f, 0.45f, 0.35f, 0.3f, 0.2f};
 
-#define MAX_TERM 48      /* longer tokens are not indexed */
-#define MAX_QTOKENS 24   /* query words considered */
-#define MAX_NUMS 4       /* strength numbers kept per product */
+#define MAX_TERM 48           /* longer tokens are not indexed */
+#define MAX_QTOKENS 24        /* query words considered */
+#define MAX_NUMS 4            /* strength numbers kept per product */
 #define COMMON_POSTINGS 20000 /* above this a word only refines candidates found by rarer words */
+#define SYN_WORDS 4
 
-/* words customers wrap around a product name; folded form */
-static const char *const stopwords[] = {
-    "a",       "am",      "an",     "any",     "are",     "auf",     "available", "bei",
-    "bitte",   "brauche", "buy",    "can",     "da",      "danke",   "das",       "dem",
-    "den",     "der",     "des",    "die",     "do",      "du",      "ein",       "eine",
-    "einem",   "einen",   "einer",  "es",      "fur",     "gern",    "gerne",     "get",
-    "gibt",    "gibts",   "guten",  "haben",   "habt",    "hallo",   "hast",      "have",
-    "hello",   "hi",      "i",      "ich",     "ihr",     "im",      "in",        "is",
-    "ist",     "kann",    "kaufen", "lager",   "lieferbar", "mal",   "man",       "mit",
-    "mochte",  "noch",    "of",     "oder",    "please",  "sie",     "sind",      "stock",
-    "suche",   "the",     "there",  "und",     "verfugbar", "von",   "vorratig",  "was",
-    "welche",  "welches", "wieder", "wir",     "you",     "zu",
-};
+/* catalog/lexicon.txt, compiled in */
+extern const char search_lexicon[];
+
+typedef struct synonym {
+    text_token from[SYN_WORDS], to[SYN_WORDS];
+    int nfrom, nto;
+} synonym;
+
 static const char *const strength_units[] = {"mg", "g", "ml", "ug", "mcg", "ie", "e", "l"};
-static const char *const pack_units[] = {"st",  "stk", "stuck", "x", "er", "tabletten", "kapseln",
-                                         "pcs", "pieces", "tablets", "packung", "pack"};
+static const char *const pack_units[] = {"st",     "stk",       "stuck",   "x",
+                                         "er",     "tabletten", "kapseln", "pcs",
+                                         "pieces", "tablets",   "packung", "pack"};
 
 typedef struct sprod {
     uint32_t pzn;
-    uint32_t pack;   /* count from pack_size, 0 unknown */
+    uint32_t pack; /* count from pack_size, 0 unknown */
     uint16_t name_len;
     uint8_t in_stock;
     uint8_t nnums;
@@ -109,6 +106,12 @@ struct search_index {
     posting *posts;
     tri_entry *tris;
     size_t ntris;
+    /* the lexicon, folded: stopwords sorted for bsearch, synonyms in file order */
+    buf lexpool;
+    text_token *stop;
+    size_t nstop;
+    synonym *syns;
+    size_t nsyns;
     /* scratch pool for queries */
     pthread_mutex_t lock;
     scratch *free_scratch;
@@ -173,11 +176,98 @@ static uint32_t intern(search_index *ix, const char *p, size_t n)
     return t;
 }
 
+static int cmp_token(const void *a, const void *b)
+{
+    const text_token *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->p, y->p, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* folds the lexicon once; tokens point into lexpool, which is not grown afterwards */
+static void lexicon_load(search_index *ix, const char *text)
+{
+    buf *pool = &ix->lexpool;
+    size_t nlines = 1;
+    for (const char *p = text; *p; p++)
+        nlines += *p == '\n';
+    /* first pass: fold every line into the pool, remembering where each starts */
+    size_t *starts = pd_xcalloc(nlines, sizeof *starts), *kinds = pd_xcalloc(nlines, sizeof *kinds);
+    size_t n = 0;
+    buf_reserve(pool, strlen(text) * 2 + 16);
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        int kind = len > 5 && memcmp(line, "stop:", 5) == 0  ? 1
+                   : len > 4 && memcmp(line, "syn:", 4) == 0 ? 2
+                                                             : 0;
+        if (kind) {
+            const char *body = line + (kind == 1 ? 5 : 4);
+            size_t blen = len - (size_t)(body - line);
+            starts[n] = pool->len;
+            kinds[n] = (size_t)kind;
+            if (kind == 2) {
+                const char *eq = memchr(body, '=', blen);
+                if (eq) {
+                    text_fold(body, (size_t)(eq - body), pool);
+                    buf_putc(pool, '=');
+                    text_fold(eq + 1, blen - (size_t)(eq + 1 - body), pool);
+                }
+            } else {
+                text_fold(body, blen, pool);
+            }
+            buf_putc(pool, '\0');
+            n++;
+        }
+        line += len + (end ? 1 : 0);
+    }
+    /* second pass: tokens, now that the pool no longer moves */
+    size_t capstop = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *l = pool->data + starts[i];
+        if (kinds[i] == 1) {
+            text_token toks[64];
+            size_t nt = text_tokens(l, strlen(l), toks, PD_ARRAY_LEN(toks));
+            if (nt > PD_ARRAY_LEN(toks))
+                nt = PD_ARRAY_LEN(toks);
+            if (ix->nstop + nt > capstop) {
+                capstop = (ix->nstop + nt) * 2;
+                ix->stop = pd_xreallocarray(ix->stop, capstop, sizeof *ix->stop);
+            }
+            memcpy(ix->stop + ix->nstop, toks, nt * sizeof *toks);
+            ix->nstop += nt;
+        } else {
+            char *eq = strchr(l, '=');
+            if (!eq)
+                continue;
+            synonym sy = {0};
+            size_t nf = text_tokens(l, (size_t)(eq - l), sy.from, SYN_WORDS);
+            size_t nto = text_tokens(eq + 1, strlen(eq + 1), sy.to, SYN_WORDS);
+            if (nf == 0 || nf > SYN_WORDS || nto == 0 || nto > SYN_WORDS)
+                continue;
+            sy.nfrom = (int)nf;
+            sy.nto = (int)nto;
+            ix->syns = pd_xreallocarray(ix->syns, ix->nsyns + 1, sizeof *ix->syns);
+            ix->syns[ix->nsyns++] = sy;
+        }
+    }
+    qsort(ix->stop, ix->nstop, sizeof *ix->stop, cmp_token);
+    free(starts);
+    free(kinds);
+}
+
 search_index *search_new(void)
 {
     search_index *ix = pd_xcalloc(1, sizeof *ix);
     pthread_mutex_init(&ix->lock, NULL);
+    lexicon_load(ix, search_lexicon);
     return ix;
+}
+
+static int is_stopword(const search_index *ix, const char *p, size_t n)
+{
+    text_token key = {p, n};
+    return bsearch(&key, ix->stop, ix->nstop, sizeof *ix->stop, cmp_token) != NULL;
 }
 
 static void add_post(search_index *ix, uint32_t term, uint32_t prod, enum field f)
@@ -418,6 +508,9 @@ void search_free(search_index *ix)
     free(ix->post_off);
     free(ix->posts);
     free(ix->tris);
+    free(ix->stop);
+    free(ix->syns);
+    buf_free(&ix->lexpool);
     free(ix);
 }
 
@@ -504,8 +597,7 @@ static int osa_distance(const char *a, size_t la, const char *b, size_t lb, int 
                 v = cur[j - 1] + 1;
             if (prev[j - 1] + cost < v)
                 v = prev[j - 1] + cost;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                pp[j - 2] + 1 < v)
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < v)
                 v = pp[j - 2] + 1;
             cur[j] = v;
             if (v < rowmin)
@@ -520,7 +612,6 @@ static int osa_distance(const char *a, size_t la, const char *b, size_t lb, int 
     }
     return prev[lb];
 }
-
 
 static void add_match(term_match *m, size_t *n, uint32_t term, float q)
 {
@@ -742,10 +833,53 @@ static int cmp_hits(const void *a, const void *b)
     return hit_better(x, y) ? -1 : hit_better(y, x) ? 1 : 0;
 }
 
+static int word_eq(const char *a, size_t la, const char *b, size_t lb)
+{
+    if (la == lb && memcmp(a, b, la) == 0)
+        return 1;
+    return la >= 6 && lb >= 6 && osa_distance(a, la, b, lb, 1) <= 1;
+}
+
+/* the longest synonym whose words start at toks[i] (typos of one edit in long words allowed) */
+static const synonym *synonym_at(const search_index *ix, const text_token *toks, size_t nt,
+                                 size_t i, int *nfrom)
+{
+    const synonym *best = NULL;
+    for (size_t k = 0; k < ix->nsyns; k++) {
+        const synonym *sy = &ix->syns[k];
+        if (i + (size_t)sy->nfrom > nt || (best && sy->nfrom <= best->nfrom))
+            continue;
+        int ok = 1;
+        for (int w = 0; w < sy->nfrom && ok; w++)
+            ok = word_eq(toks[i + w].p, toks[i + w].len, sy->from[w].p, sy->from[w].len);
+        if (ok)
+            best = sy;
+    }
+    if (best)
+        *nfrom = best->nfrom;
+    return best;
+}
+
+/* looks a query word up and queues it for scoring, unless nothing in the catalog matches */
+static void add_word(search_index *ix, scratch *s, const char *p, size_t n, qword **ranked,
+                     size_t *nwords)
+{
+    if (*nwords == MAX_QTOKENS)
+        return;
+    qword *w = &s->words[*nwords];
+    w->postings = 0;
+    word_matches(ix, s, p, n, w->m, &w->nm);
+    if (w->nm == 0)
+        return;
+    for (size_t k = 0; k < w->nm; k++)
+        w->postings += term_postings(ix, w->m[k].term);
+    ranked[(*nwords)++] = w;
+}
+
 size_t search_query(search_index *ix, const char *q, size_t len, search_hit *out, size_t max)
 {
     text_token toks[MAX_QTOKENS * 2];
-    qword *words = NULL, *ranked[MAX_QTOKENS];
+    qword *ranked[MAX_QTOKENS];
     qnum nums[8];
     size_t nwords = 0, nnums = 0, nhits = 0;
     int norm = 0; /* N1, N2, N3 */
@@ -776,13 +910,20 @@ size_t search_query(search_index *ix, const char *q, size_t len, search_hit *out
     size_t nt = text_tokens(buf_cstr(&s->folded), s->folded.len, toks, PD_ARRAY_LEN(toks));
     if (nt > PD_ARRAY_LEN(toks))
         nt = PD_ARRAY_LEN(toks);
-    words = s->words;
     for (size_t i = 0; i < nt; i++) {
         const char *p = toks[i].p;
         size_t n = toks[i].len;
+        int nfrom = 0;
+        const synonym *sy = synonym_at(ix, toks, nt, i, &nfrom);
+        if (sy) {
+            /* customers' words for catalog words: search those too (the words themselves
+             * stay in the query, since they may be in the catalog as well) */
+            for (int k = 0; k < sy->nto; k++)
+                add_word(ix, s, sy->to[k].p, sy->to[k].len, ranked, &nwords);
+        }
         if (text_is_number(p, n)) {
-            if (i > 0 && toks[i - 1].len == 1 && toks[i - 1].p[0] == 'n' && n == 1 &&
-                p[0] >= '1' && p[0] <= '3') {
+            if (i > 0 && toks[i - 1].len == 1 && toks[i - 1].p[0] == 'n' && n == 1 && p[0] >= '1' &&
+                p[0] <= '3') {
                 norm = p[0] - '0';
                 continue;
             }
@@ -791,26 +932,18 @@ size_t search_query(search_index *ix, const char *q, size_t len, search_hit *out
                 if (i + 1 < nt && in_list(strength_units, PD_ARRAY_LEN(strength_units),
                                           toks[i + 1].p, toks[i + 1].len))
                     k = NUM_STRENGTH;
-                else if (i + 1 < nt && in_list(pack_units, PD_ARRAY_LEN(pack_units),
-                                               toks[i + 1].p, toks[i + 1].len))
+                else if (i + 1 < nt && in_list(pack_units, PD_ARRAY_LEN(pack_units), toks[i + 1].p,
+                                               toks[i + 1].len))
                     k = NUM_PACK;
                 nums[nnums++] = (qnum){parse_num(p, n), k};
             }
             continue;
         }
-        if (n < 2 || in_list(stopwords, PD_ARRAY_LEN(stopwords), p, n) ||
+        if (n < 2 || is_stopword(ix, p, n) ||
             in_list(strength_units, PD_ARRAY_LEN(strength_units), p, n) ||
-            in_list(pack_units, PD_ARRAY_LEN(pack_units), p, n) || nwords == MAX_QTOKENS)
+            in_list(pack_units, PD_ARRAY_LEN(pack_units), p, n))
             continue;
-        qword *w = &words[nwords];
-        w->postings = 0;
-        word_matches(ix, s, p, n, w->m, &w->nm);
-        if (w->nm == 0)
-            continue;
-        for (size_t k = 0; k < w->nm; k++)
-            w->postings += term_postings(ix, w->m[k].term);
-        ranked[nwords] = w;
-        nwords++;
+        add_word(ix, s, p, n, ranked, &nwords);
     }
     qsort(ranked, nwords, sizeof *ranked, cmp_qword);
 
@@ -859,12 +992,13 @@ size_t search_query(search_index *ix, const char *q, size_t len, search_hit *out
         float sc = s->score[prod];
         for (size_t k = 0; k < nnums; k++) {
             int str = prod_has_num(sp, nums[k].v), pack = sp->pack == (uint32_t)nums[k].v;
+            /* numbers break ties between products a word found; they never outweigh a word */
             if (nums[k].kind == NUM_STRENGTH)
-                sc += str ? 0.6f : -0.1f;
+                sc += str ? 0.35f : -0.1f;
             else if (nums[k].kind == NUM_PACK)
-                sc += pack ? 0.5f : -0.1f;
+                sc += pack ? 0.3f : -0.1f;
             else
-                sc += str ? 0.5f : pack ? 0.4f : -0.05f;
+                sc += str ? 0.3f : pack ? 0.1f : 0.0f;
         }
         if (norm && sp->pack) {
             /* Normgrößen approximated from the count: N1 up to 20, N2 up to 59, N3 above */

@@ -43,7 +43,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PRODUCT_STOCK] = "SELECT stock FROM products WHERE pzn = ?1",
     [ST_PRODUCT_UPSERT] =
         "INSERT INTO products (" PRODUCT_COLS ", updated_at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, strftime('%Y-%m-%dT%H:%M:%SZ')) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+        "strftime('%Y-%m-%dT%H:%M:%SZ')) "
         "ON CONFLICT (pzn) DO UPDATE SET name = excluded.name, "
         "manufacturer = excluded.manufacturer, active_ingredient = excluded.active_ingredient, "
         "strength = excluded.strength, dosage_form = excluded.dosage_form, "
@@ -67,8 +68,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                         "email = ?5, status = ?6, expected = ?7, note = ?8, "
                         "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ') WHERE number = ?1",
     [ST_ORDER_ITEMS_DELETE] = "DELETE FROM order_items WHERE order_number = ?1",
-    [ST_ORDER_ITEM_INSERT] = "INSERT INTO order_items (order_number, pzn, qty) VALUES (?1, ?2, ?3) "
-                             "ON CONFLICT (order_number, pzn) DO UPDATE SET qty = qty + excluded.qty",
+    [ST_ORDER_ITEM_INSERT] =
+        "INSERT INTO order_items (order_number, pzn, qty) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (order_number, pzn) DO UPDATE SET qty = qty + excluded.qty",
     [ST_PRODUCT_EXISTS] = "SELECT 1 FROM products WHERE pzn = ?1",
 };
 
@@ -133,19 +135,28 @@ static int map_rc(int rc)
     switch (rc & 0xFF) {
     case SQLITE_OK:
     case SQLITE_DONE:
-    case SQLITE_ROW: return PD_OK;
-    case SQLITE_FULL: return PD_EFULL;
+    case SQLITE_ROW:
+        return PD_OK;
+    case SQLITE_FULL:
+        return PD_EFULL;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return PD_EBUSY;
-    case SQLITE_NOMEM: return PD_ENOMEM;
-    case SQLITE_CONSTRAINT: return PD_EINVAL;
+    case SQLITE_LOCKED:
+        return PD_EBUSY;
+    case SQLITE_NOMEM:
+        return PD_ENOMEM;
+    case SQLITE_CONSTRAINT:
+        return PD_EINVAL;
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return PD_ECORRUPT;
+    case SQLITE_NOTADB:
+        return PD_ECORRUPT;
     case SQLITE_IOERR:
-    case SQLITE_CANTOPEN: return PD_EIO;
+    case SQLITE_CANTOPEN:
+        return PD_EIO;
     case SQLITE_READONLY:
-    case SQLITE_PERM: return PD_EPERM;
-    default: return PD_EDB;
+    case SQLITE_PERM:
+        return PD_EPERM;
+    default:
+        return PD_EDB;
     }
 }
 
@@ -236,8 +247,9 @@ static int migrate(sqlite3 *db, buf *err)
     }
     version = sqlite3_column_int(st, 0);
     if (version > (int)PD_ARRAY_LEN(migrations)) {
-        buf_printf(err, "the database has schema version %d, newer than this pharmdesk knows "
-                        "(%d): use a newer pharmdesk",
+        buf_printf(err,
+                   "the database has schema version %d, newer than this pharmdesk knows "
+                   "(%d): use a newer pharmdesk",
                    version, (int)PD_ARRAY_LEN(migrations));
         ret = PD_EINVAL;
         goto out;
@@ -427,7 +439,7 @@ static product *product_from_row(sqlite3_stmt *st)
     total += (size_t)sqlite3_column_bytes(st, 11) + 1;
     product *p = pd_xmalloc(total);
     char *mem = (char *)(p + 1);
-    const char **fields[] = {&p->name,      &p->manufacturer, &p->active_ingredient,
+    const char **fields[] = {&p->name,     &p->manufacturer, &p->active_ingredient,
                              &p->strength, &p->dosage_form,  &p->pack_size};
     for (int i = 0; i < 6; i++) {
         size_t n = (size_t)sqlite3_column_bytes(st, i + 1);
@@ -674,8 +686,8 @@ int store_product_upsert(store_txn *t, const product *p, enum store_upsert *resu
         return ret;
 
     sqlite3_bind_int64(up, 1, p->pzn);
-    const char *texts[] = {p->name, p->manufacturer, p->active_ingredient, p->strength,
-                           p->dosage_form, p->pack_size};
+    const char *texts[] = {p->name,     p->manufacturer, p->active_ingredient,
+                           p->strength, p->dosage_form,  p->pack_size};
     for (int i = 0; i < 6; i++)
         sqlite3_bind_text(up, i + 2, texts[i], -1, SQLITE_STATIC);
     sqlite3_bind_text(up, 8, dispensing_name(p->dispensing), -1, SQLITE_STATIC);
@@ -731,8 +743,9 @@ int store_order_upsert(store_txn *t, const order *o, enum store_upsert *result)
     int exists = rc == SQLITE_ROW;
     int same = 0;
     if (exists) {
-        const char *vals[] = {o->created_at, o->last_name, o->postcode, o->email,
-                              order_status_name(o->status), o->expected, o->note};
+        const char *vals[] = {
+            o->created_at, o->last_name, o->postcode, o->email, order_status_name(o->status),
+            o->expected,   o->note};
         same = 1;
         for (int i = 0; i < 7; i++) {
             const unsigned char *v = sqlite3_column_text(st, i);

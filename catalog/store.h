@@ -46,7 +46,7 @@ enum store_upsert { STORE_INSERTED, STORE_UPDATED, STORE_UNCHANGED };
 
 /* a write transaction on one connection, for imports */
 int store_txn_begin(store *s, store_txn **out);
-int store_txn_commit(store_txn *t); /* frees t, also on failure (then rolled back) */
+int store_txn_commit(store_txn *t);    /* frees t, also on failure (then rolled back) */
 void store_txn_rollback(store_txn *t); /* frees t; NULL is fine */
 /* old_stock: the stock before the upsert, -1 for a new product (may be NULL) */
 int store_product_upsert(store_txn *t, const product *p, enum store_upsert *result,

@@ -9,20 +9,34 @@
 const char *pd_strerror(int err)
 {
     switch (err) {
-    case PD_OK: return "ok";
-    case PD_ENOMEM: return "out of memory";
-    case PD_EINVAL: return "invalid input";
-    case PD_EIO: return "input/output error";
-    case PD_ENOTFOUND: return "not found";
-    case PD_EEXIST: return "already exists";
-    case PD_EDB: return "database error";
-    case PD_ETOOBIG: return "too large";
-    case PD_ECHECK: return "check digit or checksum does not match";
-    case PD_EFULL: return "disk or database full";
-    case PD_EBUSY: return "busy";
-    case PD_EPERM: return "permission denied";
-    case PD_ECORRUPT: return "wrong key or damaged data";
-    default: return "unknown error";
+    case PD_OK:
+        return "ok";
+    case PD_ENOMEM:
+        return "out of memory";
+    case PD_EINVAL:
+        return "invalid input";
+    case PD_EIO:
+        return "input/output error";
+    case PD_ENOTFOUND:
+        return "not found";
+    case PD_EEXIST:
+        return "already exists";
+    case PD_EDB:
+        return "database error";
+    case PD_ETOOBIG:
+        return "too large";
+    case PD_ECHECK:
+        return "check digit or checksum does not match";
+    case PD_EFULL:
+        return "disk or database full";
+    case PD_EBUSY:
+        return "busy";
+    case PD_EPERM:
+        return "permission denied";
+    case PD_ECORRUPT:
+        return "wrong key or damaged data";
+    default:
+        return "unknown error";
     }
 }
 

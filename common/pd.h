@@ -11,14 +11,14 @@
 enum pd_err {
     PD_OK = 0,
     PD_ENOMEM = -1,
-    PD_EINVAL = -2,   /* bad input from a user, a file or a request */
-    PD_EIO = -3,      /* a file or socket operation failed */
+    PD_EINVAL = -2, /* bad input from a user, a file or a request */
+    PD_EIO = -3,    /* a file or socket operation failed */
     PD_ENOTFOUND = -4,
     PD_EEXIST = -5,
-    PD_EDB = -6,      /* the store reported an error */
+    PD_EDB = -6, /* the store reported an error */
     PD_ETOOBIG = -7,
-    PD_ECHECK = -8,   /* a check digit or checksum does not match */
-    PD_EFULL = -9,    /* disk or database full */
+    PD_ECHECK = -8, /* a check digit or checksum does not match */
+    PD_EFULL = -9,  /* disk or database full */
     PD_EBUSY = -10,
     PD_EPERM = -11,
     PD_ECORRUPT = -12 /* wrong key or damaged data */

@@ -40,8 +40,7 @@ static const key_def keys[] = {
     {"listen", CT_STR, OFF(listen), "127.0.0.1:8080", 0, 0, 0, v_listen},
     {"threads", CT_INT, OFF(threads), NULL, 4, 1, 64, NULL},
     {"log_level", CT_STR, OFF(log_level), "info", 0, 0, 0, v_log_level},
-    {"pharmacy.name", CT_STR, OFF(pharmacy.name), "Apotheke am Markt (Demo)", 0, 0, 0,
-     v_nonempty},
+    {"pharmacy.name", CT_STR, OFF(pharmacy.name), "Apotheke am Markt (Demo)", 0, 0, 0, v_nonempty},
     {"pharmacy.address", CT_STR, OFF(pharmacy.address), "Marktplatz 1, 10115 Berlin", 0, 0, 0,
      v_nonempty},
     {"pharmacy.phone", CT_STR, OFF(pharmacy.phone), "030 1234567", 0, 0, 0, v_phone},
@@ -60,16 +59,16 @@ static const key_def keys[] = {
     {"poison_control.name", CT_STR, OFF(poison_control.name), "Giftnotruf Berlin", 0, 0, 0,
      v_nonempty},
     {"poison_control.phone", CT_STR, OFF(poison_control.phone), "030 19240", 0, 0, 0, v_phone},
-    {"privacy_contact.name", CT_STR, OFF(privacy_contact.name), "Datenschutzbeauftragte(r)", 0,
-     0, 0, v_nonempty},
+    {"privacy_contact.name", CT_STR, OFF(privacy_contact.name), "Datenschutzbeauftragte(r)", 0, 0,
+     0, v_nonempty},
     {"privacy_contact.email", CT_STR, OFF(privacy_contact.email),
      "datenschutz@apotheke-am-markt.example", 0, 0, 0, v_email},
-    {"privacy_contact.address", CT_STR, OFF(privacy_contact.address),
-     "Marktplatz 1, 10115 Berlin", 0, 0, 0, v_nonempty},
+    {"privacy_contact.address", CT_STR, OFF(privacy_contact.address), "Marktplatz 1, 10115 Berlin",
+     0, 0, 0, v_nonempty},
     {"allowed_origins", CT_LIST, OFF(allowed_origins), "", 0, 0, 0, v_origin},
     {"trusted_proxies", CT_LIST, OFF(trusted_proxies), "", 0, 0, 0, v_ip},
-    {"rate_limit.inquiries_per_minute", CT_INT, OFF(rate_limit.inquiries_per_minute), NULL, 20,
-     0, 100000, NULL},
+    {"rate_limit.inquiries_per_minute", CT_INT, OFF(rate_limit.inquiries_per_minute), NULL, 20, 0,
+     100000, NULL},
     {"rate_limit.searches_per_minute", CT_INT, OFF(rate_limit.searches_per_minute), NULL, 120, 0,
      100000, NULL},
     {"http.connection_timeout_s", CT_INT, OFF(http.connection_timeout_s), NULL, 30, 1, 600, NULL},
@@ -283,9 +282,13 @@ static int set_defaults(config *c, buf *err)
         const key_def *k = &keys[i];
         char *field = (char *)c + k->off;
         switch (k->type) {
-        case CT_STR: *(char **)field = pd_xstrdup(k->def_str); break;
+        case CT_STR:
+            *(char **)field = pd_xstrdup(k->def_str);
+            break;
         case CT_INT:
-        case CT_BOOL: *(int *)field = (int)k->def_int; break;
+        case CT_BOOL:
+            *(int *)field = (int)k->def_int;
+            break;
         case CT_LIST:
         case CT_HOURS: {
             const char *s = k->def_str;
@@ -556,8 +559,9 @@ int config_set_listen(config *c, const char *listen, buf *err)
     char *host = NULL;
     int port;
     if (!split_host_port(listen, &host, &port)) {
-        buf_printf(err, "--listen '%.80s' must be HOST:PORT with an IP address "
-                        "(127.0.0.1:8080, [::1]:8080)",
+        buf_printf(err,
+                   "--listen '%.80s' must be HOST:PORT with an IP address "
+                   "(127.0.0.1:8080, [::1]:8080)",
                    listen);
         return PD_EINVAL;
     }

@@ -98,8 +98,7 @@ void http_reply_json(http_req *req, int status, cJSON *body)
     if (!text) {
         static const char fallback[] =
             "{\"error\":{\"code\":\"internal\",\"message\":\"Internal error, please retry.\"}}";
-        http_reply_raw(req, 500, "application/json; charset=utf-8", fallback,
-                       sizeof fallback - 1);
+        http_reply_raw(req, 500, "application/json; charset=utf-8", fallback, sizeof fallback - 1);
         return;
     }
     req->resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
@@ -357,8 +356,7 @@ static void add_common_headers(http_req *req, struct MHD_Response *r)
 static enum MHD_Result queue(http_req *req)
 {
     if (!req->resp) {
-        log_error("event=handler_without_reply route=%s",
-                  req->route ? req->route->pattern : "-");
+        log_error("event=handler_without_reply route=%s", req->route ? req->route->pattern : "-");
         http_reply_error(req, 500, "internal", "Internal error, please retry.");
     }
     if (!req->resp)
@@ -459,9 +457,8 @@ out:
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     http_server *srv = cls;
     http_req *req = *con_cls;
@@ -501,8 +498,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->route->body_limit) {
         const char *why = NULL;
-        if (jsonin_parse_object(buf_cstr(&req->body), req->body.len, &req->json, &why) !=
-            PD_OK) {
+        if (jsonin_parse_object(buf_cstr(&req->body), req->body.len, &req->json, &why) != PD_OK) {
             char msg[160];
             snprintf(msg, sizeof msg, "The body is not valid JSON: %s.", why ? why : "malformed");
             http_reply_error(req, 400, "bad_json", msg);
@@ -523,7 +519,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     log_info("event=request method=%s route=%s status=%d us=%lld%s", req->method,
              req->route ? req->route->pattern : "-", req->status ? req->status : 0,
-             pd_now_us() - req->start_us, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+             pd_now_us() - req->start_us,
+             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
     if (req->resp)
         MHD_destroy_response(req->resp);
     for (int i = 0; i < req->nextra; i++) {

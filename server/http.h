@@ -25,11 +25,11 @@ typedef void (*http_handler)(http_req *req, void *app);
 
 typedef struct http_route {
     enum http_method method;
-    const char *pattern;  /* "/api/v1/products/{pzn}": a {name} matches one path segment */
+    const char *pattern; /* "/api/v1/products/{pzn}": a {name} matches one path segment */
     http_handler handler;
-    size_t body_limit;    /* bytes; 0 for routes without a body */
+    size_t body_limit; /* bytes; 0 for routes without a body */
     enum http_kind kind;
-    int limiter;          /* index into the limiters given to http_start, -1 for none */
+    int limiter; /* index into the limiters given to http_start, -1 for none */
 } http_route;
 
 #define HTTP_PUBLIC_BODY_LIMIT (16 * 1024)

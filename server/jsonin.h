@@ -1,8 +1,8 @@
 /*
  * jsonin: the request body decoder. A strict RFC 8259 validator runs over the raw bytes first
- * (grammar, UTF-8, escapes and surrogate pairs, nesting depth, number range, nothing after the
- * value), because cJSON's own parser is lax; only a body that passes is handed to cJSON. Typed
- * getters then give handlers checked strings, integers and booleans, with a reason to show.
+ * (grammar, UTF-8, escapes and surrogate pairs, nesting depth, nothing after the value), then
+ * every number's range is checked, because cJSON's own parser is lax; only then does cJSON
+ * build the tree. Typed getters give handlers checked strings, integers and booleans.
  */
 #ifndef PD_JSONIN_H
 #define PD_JSONIN_H
@@ -27,7 +27,8 @@
  * invalid UTF-8, a raw control character in a string, a bad escape, an unpaired surrogate
  * escape, a number that is malformed or overflows a double (underflow to 0 is fine), nesting
  * deeper than JSONIN_MAX_DEPTH or anything but whitespace after the value. PD_ENOMEM when cJSON
- * cannot allocate. *out is NULL on every error.
+ * cannot allocate. *out is NULL on every error. Numbers are read with strtod: the process must
+ * keep the "C" LC_NUMERIC locale.
  *
  * Items of the tree carry private flag bits in `type` above cJSON's own (cJSON and its
  * cJSON_Is* tests mask them off with 0xFF): the getters use them to tell 1 from 1.0 and to

@@ -67,8 +67,8 @@ static int cmd_init(cli *c)
     if (ret != PD_OK) {
         ret = fail("init failed", &err);
     } else {
-        printf("created %s with a new key (%s/%s, keep a copy in a safe place)\n", c->data,
-               c->data, STORE_KEY_NAME);
+        printf("created %s with a new key (%s/%s, keep a copy in a safe place)\n", c->data, c->data,
+               STORE_KEY_NAME);
     }
     buf_free(&err);
     return ret;
@@ -96,8 +96,9 @@ static int run_import(cli *c, enum import_kind kind)
            kind == IMPORT_CATALOG ? "catalog" : "orders", sum.rows, sum.inserted, sum.updated,
            sum.unchanged, sum.rejected, (double)(pd_now_us() - t0) / 1e6);
     if (sum.rejected) {
-        fprintf(stderr, "pharmdesk: %ld rows were rejected (reasons above); fix them and import "
-                        "the file again\n",
+        fprintf(stderr,
+                "pharmdesk: %ld rows were rejected (reasons above); fix them and import "
+                "the file again\n",
                 sum.rejected);
         ret = 1;
     }
@@ -119,8 +120,8 @@ static int cmd_import_orders(cli *c)
 
 static enum log_level level_of(const char *s)
 {
-    return strcmp(s, "debug") == 0 ? LOG_DEBUG
-           : strcmp(s, "warn") == 0 ? LOG_WARN
+    return strcmp(s, "debug") == 0   ? LOG_DEBUG
+           : strcmp(s, "warn") == 0  ? LOG_WARN
            : strcmp(s, "error") == 0 ? LOG_ERROR
                                      : LOG_INFO;
 }
@@ -164,8 +165,7 @@ static int cmd_serve(cli *c)
     }
     a.limiters[LIM_SEARCH] = ratelimit_new(cfg->rate_limit.searches_per_minute, 60, 100000);
     a.limiters[LIM_INQUIRY] = ratelimit_new(cfg->rate_limit.inquiries_per_minute, 60, 100000);
-    http_options ho = {cfg, app_routes, app_nroutes, a.limiters, LIM_COUNT, &a,
-                       PHARMDESK_VERSION};
+    http_options ho = {cfg, app_routes, app_nroutes, a.limiters, LIM_COUNT, &a, PHARMDESK_VERSION};
     if ((ret = http_start(&ho, &srv, &err)) != PD_OK) {
         ret = fail("cannot start the server", &err);
         goto out;

@@ -66,7 +66,8 @@ int main(int argc, char **argv)
     CHECK(load_text("{\"trusted_proxies\": [\"10.0.0.1\", \"::1\"]}", NULL));
     /* each error names the key */
     CHECK(load_text("{\"thread\": 2}", "unknown configuration key 'thread'"));
-    CHECK(load_text("{\"pharmacy\": {\"fax\": \"1\"}}", "unknown configuration key 'pharmacy.fax'"));
+    CHECK(
+        load_text("{\"pharmacy\": {\"fax\": \"1\"}}", "unknown configuration key 'pharmacy.fax'"));
     CHECK(load_text("{\"threads\": 0}", "'threads' must be a whole number from 1 to 64"));
     CHECK(load_text("{\"threads\": 2.5}", "'threads'"));
     CHECK(load_text("{\"threads\": \"4\"}", "'threads'"));
@@ -75,10 +76,9 @@ int main(int argc, char **argv)
     CHECK(load_text("{\"pharmacy\": {\"phone\": \"call us\"}}", "'pharmacy.phone'"));
     CHECK(load_text("{\"pharmacy\": {\"email\": \"nobody\"}}", "'pharmacy.email'"));
     CHECK(load_text("{\"pharmacy\": 5}", "'pharmacy' must be an object"));
-    CHECK(load_text("{\"opening_hours\": {\"mon\": [\"18:00-08:00\"]}}",
-                    "'opening_hours.mon'"));
-    CHECK(load_text("{\"opening_hours\": {\"mon\": [\"08:00-12:00\", \"11:00-13:00\"]}}",
-                    "overlap"));
+    CHECK(load_text("{\"opening_hours\": {\"mon\": [\"18:00-08:00\"]}}", "'opening_hours.mon'"));
+    CHECK(
+        load_text("{\"opening_hours\": {\"mon\": [\"08:00-12:00\", \"11:00-13:00\"]}}", "overlap"));
     CHECK(load_text("{\"opening_hours\": {\"mon\": \"08:00-12:00\"}}", "'opening_hours.mon'"));
     CHECK(load_text("{\"opening_hours\": {\"mon\": [\"8-12\"]}}", "'opening_hours.mon'"));
     CHECK(load_text("{\"emergency_service_url\": \"http://x.example\"}",

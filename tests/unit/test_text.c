@@ -42,13 +42,13 @@ int main(void)
     /* validation */
     CHECK(text_utf8_valid("Zäpfchen", strlen("Zäpfchen")));
     CHECK(text_utf8_valid("", 0));
-    CHECK(!text_utf8_valid("\xc3\x28", 2));          /* bad continuation */
-    CHECK(!text_utf8_valid("\xc0\xaf", 2));          /* overlong '/' */
-    CHECK(!text_utf8_valid("\xe0\x80\xaf", 3));      /* overlong 3-byte */
-    CHECK(!text_utf8_valid("\xed\xa0\x80", 3));      /* UTF-16 surrogate */
-    CHECK(!text_utf8_valid("\xf4\x90\x80\x80", 4));  /* above U+10FFFF */
-    CHECK(!text_utf8_valid("\xe2\x82", 2));          /* truncated */
-    CHECK(text_utf8_valid("\xf0\x9f\x98\x80", 4));   /* emoji */
+    CHECK(!text_utf8_valid("\xc3\x28", 2));         /* bad continuation */
+    CHECK(!text_utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+    CHECK(!text_utf8_valid("\xe0\x80\xaf", 3));     /* overlong 3-byte */
+    CHECK(!text_utf8_valid("\xed\xa0\x80", 3));     /* UTF-16 surrogate */
+    CHECK(!text_utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+    CHECK(!text_utf8_valid("\xe2\x82", 2));         /* truncated */
+    CHECK(text_utf8_valid("\xf0\x9f\x98\x80", 4));  /* emoji */
 
     /* tokens */
     const char *f = "ibuprofen 400 mg";
