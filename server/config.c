@@ -503,41 +503,48 @@ static int read_file(const char *path, buf *out, buf *err)
     return ret;
 }
 
-int config_load(const char *path, config **out, buf *err)
+static int parse_into(config *c, const char *name, buf *text, buf *err)
+{
+    cJSON *root = NULL;
+    int ret = PD_OK;
+    if (!text_utf8_valid(buf_cstr(text), text->len) || memchr(buf_cstr(text), 0, text->len)) {
+        buf_printf(err, "%s: the configuration must be UTF-8 text", name);
+        return PD_EINVAL;
+    }
+    strip_comments(text->data ? text->data : (char *)"", text->len);
+    const char *end = NULL;
+    root = cJSON_ParseWithOpts(buf_cstr(text), &end, 1);
+    if (!root || !cJSON_IsObject(root)) {
+        /* cJSON's error pointer is process-wide; configuration is read before threads start */
+        const char *at = root ? buf_cstr(text) : cJSON_GetErrorPtr();
+        int line = 1;
+        for (const char *p = buf_cstr(text); at && p < at && *p; p++)
+            line += *p == '\n';
+        buf_printf(err, "%s:%d: %s", name, line,
+                   root ? "the configuration must be one JSON object"
+                        : "JSON syntax error (check commas, quotes and braces)");
+        ret = PD_EINVAL;
+        goto out;
+    }
+    buf prefixed = BUF_INIT;
+    if ((ret = walk(c, root, "", &prefixed)) != PD_OK)
+        buf_printf(err, "%s: %s", name, buf_cstr(&prefixed));
+    buf_free(&prefixed);
+out:
+    cJSON_Delete(root);
+    return ret;
+}
+
+int config_parse(const char *name, const char *text, size_t len, config **out, buf *err)
 {
     config *c = pd_xcalloc(1, sizeof *c);
-    buf text = BUF_INIT;
-    cJSON *root = NULL;
+    buf copy = BUF_INIT;
     int ret = set_defaults(c, err);
     if (ret != PD_OK)
         goto out;
-    if (path) {
-        if ((ret = read_file(path, &text, err)) != PD_OK)
-            goto out;
-        if (!text_utf8_valid(buf_cstr(&text), text.len) || memchr(buf_cstr(&text), 0, text.len)) {
-            buf_printf(err, "%s: the configuration must be UTF-8 text", path);
-            ret = PD_EINVAL;
-            goto out;
-        }
-        strip_comments(text.data ? text.data : (char *)"", text.len);
-        const char *end = NULL;
-        root = cJSON_ParseWithOpts(buf_cstr(&text), &end, 1);
-        if (!root || !cJSON_IsObject(root)) {
-            const char *at = root ? buf_cstr(&text) : cJSON_GetErrorPtr();
-            int line = 1;
-            for (const char *p = buf_cstr(&text); at && p < at && *p; p++)
-                line += *p == '\n';
-            buf_printf(err, "%s:%d: %s", path, line,
-                       root ? "the configuration must be one JSON object"
-                            : "JSON syntax error (check commas, quotes and braces)");
-            ret = PD_EINVAL;
-            goto out;
-        }
-        buf prefixed = BUF_INIT;
-        if ((ret = walk(c, root, "", &prefixed)) != PD_OK)
-            buf_printf(err, "%s: %s", path, buf_cstr(&prefixed));
-        buf_free(&prefixed);
-        if (ret != PD_OK)
+    if (text) {
+        buf_append(&copy, text, len);
+        if ((ret = parse_into(c, name, &copy, err)) != PD_OK)
             goto out;
     }
     if (!split_host_port(c->listen, &c->listen_host, &c->listen_port)) {
@@ -548,9 +555,20 @@ int config_load(const char *path, config **out, buf *err)
     *out = c;
     c = NULL;
 out:
-    cJSON_Delete(root);
-    buf_free(&text);
+    buf_free(&copy);
     config_free(c);
+    return ret;
+}
+
+int config_load(const char *path, config **out, buf *err)
+{
+    buf text = BUF_INIT;
+    int ret = PD_OK;
+    if (path && (ret = read_file(path, &text, err)) != PD_OK)
+        goto out;
+    ret = config_parse(path ? path : "defaults", path ? buf_cstr(&text) : NULL, text.len, out, err);
+out:
+    buf_free(&text);
     return ret;
 }
 

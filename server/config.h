@@ -60,6 +60,8 @@ extern const char *const config_weekdays[7]; /* "mon" .. "sun" */
 
 /* path NULL: the defaults. Errors go to err, naming the key (and line for syntax errors). */
 int config_load(const char *path, config **out, buf *err);
+/* the same from text in memory (name is used in messages); text NULL: the defaults */
+int config_parse(const char *name, const char *text, size_t len, config **out, buf *err);
 /* replaces listen (e.g. from --listen), validated like the key */
 int config_set_listen(config *c, const char *listen, buf *err);
 void config_free(config *c);

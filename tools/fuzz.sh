@@ -19,7 +19,7 @@ for f in "$build"/fuzz_*; do
   mkdir -p "$work"
   [ -d "$src/fuzz/corpus/$name" ] && cp -r "$src/fuzz/corpus/$name/." "$work/"
   if "$f" -max_total_time="$secs" -max_len=4096 -artifact_prefix="$build/artifacts/$name-" \
-       -print_final_stats=0 "$work" >"$build/$name.log" 2>&1; then
+       -print_final_stats=1 "$work" >"$build/$name.log" 2>&1; then
     echo "fuzz $name: ok ($secs s, $(grep -o 'stat::number_of_executed_units: [0-9]*' "$build/$name.log" | tail -1 | awk '{print $2}') runs)" 
   else
     echo "fuzz $name: FAILED, see $build/$name.log"; tail -30 "$build/$name.log"; status=1
