@@ -5,6 +5,7 @@
  * lines rising, offsets within the input. Build the reader with -DCSV_CHUNK_SIZE=7 as well to
  * put refills everywhere.
  */
+#include "fuzz.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,16 +15,6 @@
 #include "csv.h"
 #include "pd.h"
 #include "text.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                                              \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);                             \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* reads everything, checks each result, and writes an exact description to out */
 static void describe(csv_reader *r, size_t size, buf *out)

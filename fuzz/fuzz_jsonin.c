@@ -5,6 +5,7 @@
  * one of ours (never body text), an accepted body must print and decode again to the same
  * text, and the getters run over the members of every accepted object.
  */
+#include "fuzz.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,16 +14,6 @@
 #include "jsonin.h"
 #include "pd.h"
 #include "text.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                                              \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);                             \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* ---- the reference checker: recursive descent, 1 valid, 0 not ---- */
 

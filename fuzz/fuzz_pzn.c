@@ -4,6 +4,7 @@
  * finds are unique and a smaller max gives a prefix, order numbers are canonical and parse
  * again. libFuzzer's exact-size input buffer makes any read past len an ASan report.
  */
+#include "fuzz.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,16 +13,6 @@
 #include "orderno.h"
 #include "pd.h"
 #include "pzn.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                                              \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);                             \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static void check_pzn(const char *s, size_t size)
 {

@@ -1,5 +1,6 @@
 /* libFuzzer driver: text folding and the search query path over a small fixed catalog. Any
  * query must return at most the hits asked for, best first, with folded text well formed. */
+#include "fuzz.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -7,8 +8,6 @@
 
 #include "search.h"
 #include "text.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static search_index *index_once(void)
 {
@@ -42,19 +41,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text_fold((const char *)data, size, &folded);
     for (size_t i = 0; i < folded.len; i++) {
         char c = folded.data[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == ' ' || c == '.'))
-            abort();
+        REQUIRE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == ' ' || c == '.');
     }
-    if (folded.len && (folded.data[0] == ' ' || folded.data[folded.len - 1] == ' '))
-        abort();
+    REQUIRE(!folded.len || (folded.data[0] != ' ' && folded.data[folded.len - 1] != ' '));
     buf_free(&folded);
 
     search_hit hits[3];
     size_t n = search_query(index_once(), (const char *)data, size, hits, 3);
-    if (n > 3)
-        abort();
+    REQUIRE(n <= 3);
     for (size_t i = 1; i < n; i++)
-        if (hits[i].score > hits[i - 1].score)
-            abort();
+        REQUIRE(hits[i].score <= hits[i - 1].score);
     return 0;
 }
