@@ -28,6 +28,7 @@
 #define DEFAULT_QUERIES 2000
 #define DEFAULT_BASELINE 400
 #define WARMUP 200
+#define PASSES 3
 #define MAX_MISSES_SHOWN 3
 #define TARGET_P99_US 1000.0
 #define TARGET_IMPORT_S 10.0
@@ -71,7 +72,8 @@ typedef struct bquery {
     enum check chk;
     uint32_t prod;     /* index of the intended product */
     char fprefix[64];  /* CHK_PREFIX: the folded prefix */
-    long long ix_ns;   /* indexed search time */
+    long long ix_ns;   /* indexed search time, first timed pass */
+    long long min_ns;  /* the least of PASSES indexed passes: the time without interference */
     long long base_ns; /* baseline time, -1 when not sampled */
     int ix_ok, base_ok;
     int same_name; /* CHK_TOP3: a product with the intended name is among the first 3 hits */
@@ -603,8 +605,10 @@ static pct percentiles(long long *ns, size_t n)
     return r;
 }
 
+enum timing { T_INDEXED, T_INDEXED_MIN, T_BASELINE };
+
 /* times of the queries that match the filter (kind -1: all; sample: only the baseline's) */
-static pct stats(const bench *b, int kind, int sample, int baseline)
+static pct stats(const bench *b, int kind, int sample, enum timing which)
 {
     long long *v = pd_xcalloc(b->nqueries ? b->nqueries : 1, sizeof *v);
     size_t n = 0;
@@ -612,7 +616,7 @@ static pct stats(const bench *b, int kind, int sample, int baseline)
         const bquery *q = &b->queries[i];
         if ((kind >= 0 && (int)q->kind != kind) || (sample && !q->in_sample))
             continue;
-        v[n++] = baseline ? q->base_ns : q->ix_ns;
+        v[n++] = which == T_BASELINE ? q->base_ns : which == T_INDEXED_MIN ? q->min_ns : q->ix_ns;
     }
     pct r = percentiles(v, n);
     free(v);
@@ -691,7 +695,7 @@ int main(int argc, char **argv)
     buf err = BUF_INIT, fold = BUF_INIT;
     store *s = NULL;
     search_index *ix = NULL;
-    import_summary sum;
+    import_summary sum, sum2;
     char top[256] = "", data[300] = "";
     int ret = 1, rc;
     search_hit hits[LIMIT];
@@ -771,8 +775,18 @@ int main(int argc, char **argv)
         size_t len = strlen(q->text);
         long long a = now_ns();
         size_t n = search_query(ix, q->text, len, hits, LIMIT);
-        q->ix_ns = now_ns() - a;
+        q->ix_ns = q->min_ns = now_ns() - a;
         q->ix_ok = judge(&b, q, hits, n);
+    }
+    for (int pass = 1; pass < PASSES; pass++) {
+        for (size_t i = 0; i < b.nqueries; i++) {
+            bquery *q = &b.queries[i];
+            long long a = now_ns();
+            search_query(ix, q->text, strlen(q->text), hits, LIMIT);
+            long long d = now_ns() - a;
+            if (d < q->min_ns)
+                q->min_ns = d;
+        }
     }
     long rss2 = rss_kib();
     for (size_t i = 0; i < b.nqueries; i++) {
@@ -787,8 +801,18 @@ int main(int argc, char **argv)
         q->same_name = same; /* keep the index's figure */
     }
 
-    /* 4. the result block */
-    pct ix_all = stats(&b, -1, 0, 0), ix_s = stats(&b, -1, 1, 0), base_s = stats(&b, -1, 1, 1);
+    /* 4. the daily case: the same export again, every row unchanged (the index is not rebuilt) */
+    t0 = now_ns();
+    rc = import_csv(s, IMPORT_CATALOG, csv, stderr, NULL, &sum2, &err);
+    double reimport_s = (double)(now_ns() - t0) / 1e9;
+    if (rc != PD_OK) {
+        fprintf(stderr, "search_bench: re-import: %s\n", buf_cstr(&err));
+        goto out;
+    }
+
+    /* 5. the result block */
+    pct ix_all = stats(&b, -1, 0, T_INDEXED), ix_min = stats(&b, -1, 0, T_INDEXED_MIN);
+    pct ix_s = stats(&b, -1, 1, T_INDEXED), base_s = stats(&b, -1, 1, T_BASELINE);
     size_t n_name = 0, ok_name = 0, same_name = 0, n_pzn = 0, ok_pzn = 0;
     for (size_t i = 0; i < b.nqueries; i++) {
         const bquery *q = &b.queries[i];
@@ -809,6 +833,9 @@ int main(int argc, char **argv)
            sum.rows, import_s, import_s > 0 ? (double)sum.rows / import_s : 0.0, sum.inserted,
            sum.updated, sum.rejected, TARGET_IMPORT_S,
            import_s < TARGET_IMPORT_S ? "ok" : "MISSED");
+    printf("re-import  %ld rows in %.2f s = %.0f rows/s (%ld unchanged, %ld updated)\n", sum2.rows,
+           reimport_s, reimport_s > 0 ? (double)sum2.rows / reimport_s : 0.0, sum2.unchanged,
+           sum2.updated);
     printf("index      built in %.2f s (store scan + search_add %.2f s, search_finish %.2f s)\n",
            build_s, (double)(t_added - t0) / 1e9, (double)(t_built - t_added) / 1e9);
     printf("memory     VmRSS %.1f MiB before build, %.1f MiB after (+%.1f MiB), %.1f MiB after "
@@ -820,13 +847,16 @@ int main(int argc, char **argv)
     printf("%-22s %6s %9s %9s %9s %9s %9s\n", "time per query (us)", "n", "p50", "p90", "p99",
            "max", "mean");
     print_pct("indexed, all", ix_all);
+    char label[32];
+    snprintf(label, sizeof label, "indexed, min of %d", PASSES);
+    print_pct(label, ix_min);
     print_pct("indexed, sample", ix_s);
     print_pct("baseline scan, sample", base_s);
     if (nsample && ix_s.p50 > 0 && ix_s.p99 > 0)
         printf("ratio      baseline/indexed on the same queries: p50 x%.0f, p99 x%.0f\n",
                base_s.p50 / ix_s.p50, base_s.p99 / ix_s.p99);
-    printf("target     indexed p99 %.1f us < %.0f us: %s\n", ix_all.p99, TARGET_P99_US,
-           ix_all.p99 < TARGET_P99_US ? "ok" : "MISSED");
+    printf("target     indexed p99 %.1f us (min of %d passes: %.1f us) < %.0f us: %s\n", ix_all.p99,
+           PASSES, ix_min.p99, TARGET_P99_US, ix_all.p99 < TARGET_P99_US ? "ok" : "MISSED");
     printf("recall     exact name: intended PZN in top 3 %.1f%%, a product of that name in top 3 "
            "%.1f%% (%zu queries); exact PZN first %.1f%% (%zu)\n",
            n_name ? 100.0 * (double)ok_name / (double)n_name : 0.0,
@@ -835,7 +865,7 @@ int main(int argc, char **argv)
     printf("%-14s %5s %8s %8s %9s %7s %8s\n", "per kind", "n", "p50 us", "p99 us", "max us",
            "found", "scan fd");
     for (int k = 0; k < Q_COUNT; k++) {
-        pct p = stats(&b, k, 0, 0);
+        pct p = stats(&b, k, 0, T_INDEXED);
         size_t ok = 0, bn = 0, bok = 0;
         for (size_t i = 0; i < b.nqueries; i++) {
             const bquery *q = &b.queries[i];
