@@ -37,7 +37,6 @@
 typedef struct bprod {
     uint32_t pzn;
     char *name;
-    char *ingredient;
     char *strength;
     char *pack;
     char *fname;     /* folded name */
@@ -86,7 +85,7 @@ typedef struct bench {
     bquery *queries;
     size_t nqueries;
     size_t *umlaut; /* products whose name has an umlaut or ß */
-    size_t numlaut;
+    size_t numlaut, capumlaut;
     uint64_t rng;
     buf tmp;
 } bench;
@@ -170,7 +169,6 @@ static int collect_cb(const product *p, void *arg)
     memset(bp, 0, sizeof *bp);
     bp->pzn = p->pzn;
     bp->name = pd_xstrdup(p->name);
-    bp->ingredient = pd_xstrdup(p->active_ingredient);
     bp->strength = pd_xstrdup(p->strength);
     bp->pack = pd_xstrdup(p->pack_size);
     bp->fname = fold_dup(b, p->name);
@@ -205,7 +203,10 @@ static int collect_cb(const product *p, void *arg)
     else
         copy_until(bp->pack_unit, sizeof bp->pack_unit, end + strspn(end, " "), " ");
     if (has_umlaut(p->name)) {
-        b->umlaut = pd_xreallocarray(b->umlaut, b->numlaut + 1, sizeof *b->umlaut);
+        if (b->numlaut == b->capumlaut) {
+            b->capumlaut = b->capumlaut ? b->capumlaut * 2 : 1024;
+            b->umlaut = pd_xreallocarray(b->umlaut, b->capumlaut, sizeof *b->umlaut);
+        }
         b->umlaut[b->numlaut++] = b->nprods - 1;
     }
     return 0;
@@ -662,7 +663,6 @@ static void free_bench(bench *b)
     for (size_t i = 0; i < b->nprods; i++) {
         bprod *p = &b->prods[i];
         free(p->name);
-        free(p->ingredient);
         free(p->strength);
         free(p->pack);
         free(p->fname);
@@ -743,7 +743,7 @@ int main(int argc, char **argv)
 
     /* 2. index build, as catalog.c does it */
     long rss0 = rss_kib();
-    t0 = now_ns();
+    long long t_build = now_ns();
     ix = search_new();
     if ((rc = store_products_foreach(s, add_cb, ix)) != PD_OK) {
         fprintf(stderr, "search_bench: building the index: %s\n", pd_strerror(rc));
@@ -825,7 +825,7 @@ int main(int argc, char **argv)
             ok_pzn += (size_t)q->ix_ok;
         }
     }
-    double build_s = (double)(t_built - t0) / 1e9;
+    double build_s = (double)(t_built - t_build) / 1e9;
     printf("== pharmdesk search_bench ==\n");
     printf("catalog    %s: %zu products\n", csv, search_size(ix));
     printf("import     %ld rows in %.2f s = %.0f rows/s (%ld inserted, %ld updated, %ld "
@@ -837,21 +837,24 @@ int main(int argc, char **argv)
            reimport_s, reimport_s > 0 ? (double)sum2.rows / reimport_s : 0.0, sum2.unchanged,
            sum2.updated);
     printf("index      built in %.2f s (store scan + search_add %.2f s, search_finish %.2f s)\n",
-           build_s, (double)(t_added - t0) / 1e9, (double)(t_built - t_added) / 1e9);
+           build_s, (double)(t_added - t_build) / 1e9, (double)(t_built - t_added) / 1e9);
     printf("memory     VmRSS %.1f MiB before build, %.1f MiB after (+%.1f MiB), %.1f MiB after "
            "queries (+%.1f MiB scratch)\n",
            mib(rss0), mib(rss1), mib(rss1 - rss0), mib(rss2), mib(rss2 - rss1));
-    printf("queries    %zu (%d kinds, limit %d, warm-up %d); baseline on %zu of them (whole "
-           "rounds of the mix)\n",
-           b.nqueries, Q_COUNT, LIMIT, WARMUP, nsample);
+    printf("queries    %zu (%d kinds, limit %d, %zu warm-up, %d timed passes); baseline on %zu "
+           "of them (whole rounds of the mix)\n",
+           b.nqueries, Q_COUNT, LIMIT, b.nqueries < WARMUP ? b.nqueries : (size_t)WARMUP, PASSES,
+           nsample);
     printf("%-22s %6s %9s %9s %9s %9s %9s\n", "time per query (us)", "n", "p50", "p90", "p99",
            "max", "mean");
     print_pct("indexed, all", ix_all);
     char label[32];
     snprintf(label, sizeof label, "indexed, min of %d", PASSES);
     print_pct(label, ix_min);
-    print_pct("indexed, sample", ix_s);
-    print_pct("baseline scan, sample", base_s);
+    if (nsample) {
+        print_pct("indexed, sample", ix_s);
+        print_pct("baseline scan, sample", base_s);
+    }
     if (nsample && ix_s.p50 > 0 && ix_s.p99 > 0)
         printf("ratio      baseline/indexed on the same queries: p50 x%.0f, p99 x%.0f\n",
                base_s.p50 / ix_s.p50, base_s.p99 / ix_s.p99);

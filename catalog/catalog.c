@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "log.h"
 #include "pd.h"
@@ -83,13 +84,21 @@ void catalog_free(catalog *c)
 {
     if (!c)
         return;
+    /* a rebuild in flight uses c: wait for it (it ends on its own, bounded by the catalog) */
+    int expected = 0;
+    while (!atomic_compare_exchange_strong(&c->rebuilding, &expected, 1)) {
+        expected = 0;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     if (c->cur)
         unref(c, c->cur);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
 
-int catalog_refresh(catalog *c, int force)
+/* with the rebuilding flag held: compares generations, builds and swaps in a fresh index */
+static int refresh_held(catalog *c, int force)
 {
     long long gen;
     int ret = store_catalog_generation(c->s, &gen);
@@ -100,20 +109,56 @@ int catalog_refresh(catalog *c, int force)
     pthread_mutex_unlock(&c->lock);
     if (!stale)
         return PD_OK;
+    ixref *fresh = NULL;
+    if ((ret = build(c->s, &fresh)) != PD_OK)
+        return ret;
+    pthread_mutex_lock(&c->lock);
+    ixref *old = c->cur;
+    c->cur = fresh;
+    pthread_mutex_unlock(&c->lock);
+    unref(c, old);
+    return PD_OK;
+}
+
+int catalog_refresh(catalog *c, int force)
+{
     int expected = 0;
     if (!atomic_compare_exchange_strong(&c->rebuilding, &expected, 1))
         return PD_OK; /* another thread is at it; keep serving the old index */
-    ixref *fresh = NULL;
-    ret = build(c->s, &fresh);
-    if (ret == PD_OK) {
-        pthread_mutex_lock(&c->lock);
-        ixref *old = c->cur;
-        c->cur = fresh;
-        pthread_mutex_unlock(&c->lock);
-        unref(c, old);
-    }
+    int ret = refresh_held(c, force);
     atomic_store(&c->rebuilding, 0);
     return ret;
+}
+
+static void *refresh_thread(void *arg)
+{
+    catalog *c = arg;
+    int r = refresh_held(c, 0);
+    if (r != PD_OK)
+        log_warn("event=search_index_refresh_failed err=\"%s\"", pd_strerror(r));
+    atomic_store(&c->rebuilding, 0);
+    return NULL;
+}
+
+/* at most once a second, a detached thread checks for an import and rebuilds; the request
+ * that notices goes on with the old index, so no reader waits for a rebuild */
+static void maybe_refresh(catalog *c)
+{
+    long long now = pd_now_us(), due = atomic_load(&c->next_check_us);
+    if (now < due || !atomic_compare_exchange_strong(&c->next_check_us, &due, now + 1000000))
+        return;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&c->rebuilding, &expected, 1))
+        return;
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, refresh_thread, c) != 0) {
+        log_warn("event=search_index_refresh_failed err=\"cannot start a thread\"");
+        atomic_store(&c->rebuilding, 0);
+    }
+    pthread_attr_destroy(&attr);
 }
 
 int catalog_get(catalog *c, uint32_t pzn, product **out)
@@ -126,17 +171,11 @@ int catalog_search(catalog *c, const char *q, size_t len, size_t limit, product 
     search_hit hits[CATALOG_MAX_RESULTS];
     uint32_t pzns[CATALOG_MAX_RESULTS];
     product *rows[CATALOG_MAX_RESULTS];
-    long long now = pd_now_us();
 
     *n = 0;
     if (limit > CATALOG_MAX_RESULTS)
         limit = CATALOG_MAX_RESULTS;
-    long long due = atomic_load(&c->next_check_us);
-    if (now >= due && atomic_compare_exchange_strong(&c->next_check_us, &due, now + 1000000)) {
-        int r = catalog_refresh(c, 0);
-        if (r != PD_OK)
-            log_warn("event=search_index_refresh_failed err=\"%s\"", pd_strerror(r));
-    }
+    maybe_refresh(c);
     pthread_mutex_lock(&c->lock);
     ixref *r = c->cur;
     r->refs++;

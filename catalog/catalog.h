@@ -1,7 +1,7 @@
 /*
  * catalog: products as customers ask for them. It joins the store (current stock, prices) with
- * the search index, and rebuilds the index in the background of a request when an import has
- * changed the catalog (checked at most once a second), so that readers never wait for it.
+ * the search index, and rebuilds the index in a thread of its own when an import has changed
+ * the catalog (checked at most once a second), so that readers never wait for it.
  */
 #ifndef PD_CATALOG_H
 #define PD_CATALOG_H

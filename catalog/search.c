@@ -27,6 +27,7 @@ typedef struct synonym {
     int nfrom, nto;
 } synonym;
 
+static const char *const volume_units[] = {"ml", "g", "l"};
 static const char *const strength_units[] = {"mg", "g", "ml", "ug", "mcg", "ie", "e", "l"};
 static const char *const pack_units[] = {"st",     "stk",       "stuck",   "x",
                                          "er",     "tabletten", "kapseln", "pcs",
@@ -37,7 +38,9 @@ typedef struct sprod {
     uint32_t pack; /* count from pack_size, 0 unknown */
     uint16_t name_len;
     uint8_t in_stock;
+    uint8_t pack_counted; /* pack is a count ("20 St"), not a measure ("100 ml") */
     uint8_t nnums;
+    uint32_t name_key; /* hash of the name's words, to recognise a query that is the name */
     float nums[MAX_NUMS];
 } sprod;
 
@@ -335,9 +338,31 @@ static void product_numbers(sprod *sp, const product *p, buf *tmp)
     buf_reset(tmp);
     text_fold(p->pack_size, strlen(p->pack_size), tmp);
     size_t n = text_tokens(buf_cstr(tmp), tmp->len, toks, PD_ARRAY_LEN(toks));
+    /* "20 St" counts, "100 ml" and "50 g" measure: both are what a customer calls the pack */
     if (n >= 2 && n <= PD_ARRAY_LEN(toks) && text_is_number(toks[0].p, toks[0].len) &&
-        in_list(pack_units, PD_ARRAY_LEN(pack_units), toks[1].p, toks[1].len))
+        (in_list(pack_units, PD_ARRAY_LEN(pack_units), toks[1].p, toks[1].len) ||
+         in_list(volume_units, PD_ARRAY_LEN(volume_units), toks[1].p, toks[1].len))) {
         sp->pack = (uint32_t)parse_num(toks[0].p, toks[0].len);
+        sp->pack_counted = in_list(pack_units, PD_ARRAY_LEN(pack_units), toks[1].p, toks[1].len);
+    }
+}
+
+static int is_stopword(const search_index *ix, const char *p, size_t n);
+
+/* a hash of the words of folded text that are not filler words */
+static uint32_t words_key(const search_index *ix, const char *folded, size_t len)
+{
+    text_token toks[64];
+    size_t n = text_tokens(folded, len, toks, PD_ARRAY_LEN(toks));
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n && i < PD_ARRAY_LEN(toks); i++) {
+        if (is_stopword(ix, toks[i].p, toks[i].len))
+            continue;
+        for (size_t k = 0; k < toks[i].len; k++)
+            h = (h ^ (unsigned char)toks[i].p[k]) * 16777619u;
+        h = (h ^ ' ') * 16777619u;
+    }
+    return h;
 }
 
 void search_add(search_index *ix, const product *p)
@@ -355,6 +380,7 @@ void search_add(search_index *ix, const product *p)
     sp->name_len = (uint16_t)(nl > 65535 ? 65535 : nl);
     sp->in_stock = p->stock > 0;
     index_text(ix, id, p->name, F_NAME, &tmp);
+    sp->name_key = words_key(ix, buf_cstr(&tmp), tmp.len);
     index_text(ix, id, p->active_ingredient, F_INGREDIENT, &tmp);
     index_text(ix, id, p->dosage_form, F_FORM, &tmp);
     index_text(ix, id, p->manufacturer, F_MANUFACTURER, &tmp);
@@ -635,7 +661,8 @@ static void typo_matches(search_index *ix, scratch *s, const char *w, size_t n, 
         memset(s->termmark, 0, ix->nterms * sizeof *s->termmark);
         s->termstamp = 1;
     }
-    int need = (int)n - 3 * maxd;
+    /* one edit changes at most 3 trigrams, except a swap of neighbours, which changes 4 */
+    int need = (int)n - 4 * maxd;
     if (need < 1)
         need = 1;
     for (size_t i = 0; i < n; i++) {
@@ -740,7 +767,7 @@ static int posting_find(const search_index *ix, uint32_t t, uint32_t prod, uint8
     return 0;
 }
 
-enum numkind { NUM_ANY, NUM_STRENGTH, NUM_PACK };
+enum numkind { NUM_ANY, NUM_STRENGTH, NUM_PACK, NUM_MEASURE };
 typedef struct qnum {
     float v;
     enum numkind kind;
@@ -929,8 +956,11 @@ size_t search_query(search_index *ix, const char *q, size_t len, search_hit *out
             }
             if (nnums < PD_ARRAY_LEN(nums)) {
                 enum numkind k = NUM_ANY;
-                if (i + 1 < nt && in_list(strength_units, PD_ARRAY_LEN(strength_units),
-                                          toks[i + 1].p, toks[i + 1].len))
+                if (i + 1 < nt && in_list(volume_units, PD_ARRAY_LEN(volume_units), toks[i + 1].p,
+                                          toks[i + 1].len))
+                    k = NUM_MEASURE; /* "100 ml": a strength or the size of the pack */
+                else if (i + 1 < nt && in_list(strength_units, PD_ARRAY_LEN(strength_units),
+                                               toks[i + 1].p, toks[i + 1].len))
                     k = NUM_STRENGTH;
                 else if (i + 1 < nt && in_list(pack_units, PD_ARRAY_LEN(pack_units), toks[i + 1].p,
                                                toks[i + 1].len))
@@ -946,6 +976,7 @@ size_t search_query(search_index *ix, const char *q, size_t len, search_hit *out
         add_word(ix, s, p, n, ranked, &nwords);
     }
     qsort(ranked, nwords, sizeof *ranked, cmp_qword);
+    uint32_t qkey = words_key(ix, buf_cstr(&s->folded), s->folded.len);
 
     /* rare words first: they find the candidates; very common ones only refine them */
     for (size_t wi = 0; wi < nwords; wi++) {
@@ -955,24 +986,25 @@ size_t search_query(search_index *ix, const char *q, size_t len, search_hit *out
             s->tokstamp = 1;
         }
         int refine = w->postings > COMMON_POSTINGS && s->ntouched > 0;
-        if (refine) {
-            size_t ncand = s->ntouched;
-            for (size_t c = 0; c < ncand; c++) {
-                uint32_t prod = s->touched[c];
-                for (size_t k = 0; k < w->nm; k++) {
-                    uint8_t f;
-                    if (posting_find(ix, w->m[k].term, prod, &f))
-                        credit(s, prod, w->m[k].quality * field_weight[f]);
-                }
-            }
-            continue;
-        }
+        size_t ncand = s->ntouched;
         for (size_t k = 0; k < w->nm; k++) {
             uint32_t t = w->m[k].term;
+            float qual = w->m[k].quality;
+            if (refine && ncand * 16 < term_postings(ix, t)) {
+                /* few candidates, a long list: look each candidate up */
+                for (size_t c = 0; c < ncand; c++) {
+                    uint8_t f;
+                    if (posting_find(ix, t, s->touched[c], &f))
+                        credit(s, s->touched[c], qual * field_weight[f]);
+                }
+                continue;
+            }
             for (uint32_t pi = ix->post_off[t]; pi < ix->post_off[t + 1]; pi++) {
                 const posting *ps = &ix->posts[pi];
+                if (refine && s->mark[ps->prod] != s->stamp)
+                    continue; /* refining: only products a rarer word found */
                 touch(s, ps->prod);
-                credit(s, ps->prod, w->m[k].quality * field_weight[ps->field]);
+                credit(s, ps->prod, qual * field_weight[ps->field]);
             }
         }
     }
@@ -997,10 +1029,14 @@ size_t search_query(search_index *ix, const char *q, size_t len, search_hit *out
                 sc += str ? 0.35f : -0.1f;
             else if (nums[k].kind == NUM_PACK)
                 sc += pack ? 0.3f : -0.1f;
+            else if (nums[k].kind == NUM_MEASURE)
+                sc += pack ? 0.3f : str ? 0.25f : -0.05f;
             else
                 sc += str ? 0.3f : pack ? 0.1f : 0.0f;
         }
-        if (norm && sp->pack) {
+        if (sp->name_key == qkey)
+            sc += 0.5f; /* the customer typed the product's name */
+        if (norm && sp->pack_counted) {
             /* Normgrößen approximated from the count: N1 up to 20, N2 up to 59, N3 above */
             int n = sp->pack <= 20 ? 1 : sp->pack < 60 ? 2 : 3;
             sc += n == norm ? 0.3f : 0.0f;

@@ -99,6 +99,18 @@ int main(int argc, char **argv)
     expect_first("Ozempic", 63615524, 0);
     expect_first("Semaglutid", 63615524, 0);
     expect_first("Nasenspray ratiopharm", 83923742, 0);
+    /* neighbouring letters swapped */
+    expect_first("Otrievn", 50536869, 0);
+    expect_first("Insluin", 39973210, 0);
+    /* packs measured in ml or g */
+    expect_first("Nasenspray 15 ml", 83923742, 0);
+    expect_first("Ibuprofen 100 ml", 76232492, 0);
+    expect_first("Bepanthen 20 g", 96482127, 0);
+    /* greetings are not product words */
+    expect_first("Guten Tag, haben Sie Paracetamol 500?", 61388165, 36679148);
+    /* the full name wins over a longer near-variant */
+    expect_first("Cetirizin ADGC 10 mg Filmtabletten", 81322398, 10782972);
+    expect_first("Ibuprofen-ratiopharm 400 mg akut Schmerztabletten", 59579780, 0);
     /* English */
     expect_first("Do you have Aspirin in stock?", 23160864, 0);
     /* nothing to find */
