@@ -16,6 +16,7 @@
 
 #define MAX_PARAMS 4
 #define MAX_EXTRA_HEADERS 8
+#define HTTP_DROP_LIMIT (1024 * 1024)
 
 typedef struct proxy_addr {
     int family;
@@ -48,7 +49,9 @@ struct http_req {
     } params[MAX_PARAMS];
     int nparams;
     char client_ip[INET6_ADDRSTRLEN];
+    size_t dropped; /* body bytes read after a refusal */
     /* the reply */
+    int queued;
     struct MHD_Response *resp;
     int status;
     struct {
@@ -365,6 +368,7 @@ static enum MHD_Result queue(http_req *req)
     enum MHD_Result rc = MHD_queue_response(req->conn, (unsigned)req->status, req->resp);
     MHD_destroy_response(req->resp);
     req->resp = NULL;
+    req->queued = 1;
     return rc;
 }
 
@@ -456,6 +460,21 @@ out:
     buf_free(&allow);
 }
 
+static int has_body(http_req *req)
+{
+    const char *cl = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return (cl && strcmp(cl, "0") != 0) || http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+static enum MHD_Result reply_early(http_req *req)
+{
+    if (req->early_status == 204)
+        http_reply_raw(req, 204, "text/plain", "", 0);
+    else
+        http_reply_error(req, req->early_status, req->early_code, req->early_msg);
+    return queue(req);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -472,30 +491,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->start_us = pd_now_us();
         *con_cls = req;
         first_call(req, url, method);
-        /* answering only on a later call keeps the connection alive (MHD 0.9.75) */
+        /* answering only on a later call keeps the connection alive (MHD 0.9.75); but a
+         * refused request with a body is answered now, before its body is read */
+        if (req->early_status && has_body(req))
+            return reply_early(req);
         return MHD_YES;
     }
     if (*upload_data_size) {
-        size_t limit = req->route ? req->route->body_limit : 0;
+        size_t limit = req->route ? req->route->body_limit : 0, n = *upload_data_size;
+        *upload_data_size = 0;
+        if (req->queued)
+            return MHD_YES; /* answered already; MHD closes the connection after the reply */
         if (!req->early_status) {
             if (limit == 0)
                 set_early(req, 413, "too_large", "This resource takes no request body.");
-            else if (req->body.len + *upload_data_size > limit)
+            else if (req->body.len + n > limit)
                 set_early(req, 413, "too_large", "The request body is too large.");
             else
-                buf_append(&req->body, upload_data, *upload_data_size);
+                buf_append(&req->body, upload_data, n);
         }
-        *upload_data_size = 0;
+        if (req->early_status && (req->dropped += n) > HTTP_DROP_LIMIT)
+            return MHD_NO; /* a client streaming on after a refusal is cut off */
+        return MHD_YES;    /* a refused body is read and dropped; the reply comes at the end */
+    }
+    if (req->queued)
         return MHD_YES;
-    }
-    if (req->early_status) {
-        if (req->early_status == 204) {
-            http_reply_raw(req, 204, "text/plain", "", 0);
-        } else {
-            http_reply_error(req, req->early_status, req->early_code, req->early_msg);
-        }
-        return queue(req);
-    }
+    if (req->early_status)
+        return reply_early(req);
     if (req->route->body_limit) {
         const char *why = NULL;
         if (jsonin_parse_object(buf_cstr(&req->body), req->body.len, &req->json, &why) != PD_OK) {
