@@ -16,7 +16,12 @@ static const float field_weight[F_COUNT] = {1.0f, 0.95f, 0.8f, 0.45f, 0.35f, 0.3
 #define MAX_TERM 48           /* longer tokens are not indexed */
 #define MAX_QTOKENS 24        /* query words considered */
 #define MAX_NUMS 4            /* strength numbers kept per product */
-#define COMMON_POSTINGS 20000 /* above this a word only refines candidates found by rarer words */
+/* A word finds candidates when its postings are few: at most COMMON_MIN, or RARE_FACTOR times
+ * those of the query's rarest word, never above COMMON_MAX. Other words only refine the
+ * candidates, so a query with one distinctive word touches few products. */
+#define COMMON_MIN 2000
+#define COMMON_MAX 20000
+#define RARE_FACTOR 10
 #define SYN_WORDS 4
 
 /* catalog/lexicon.txt, compiled in */
@@ -977,6 +982,8 @@ size_t search_query(search_index *ix, const char *q, size_t len, search_hit *out
     }
     qsort(ranked, nwords, sizeof *ranked, cmp_qword);
     uint32_t qkey = words_key(ix, buf_cstr(&s->folded), s->folded.len);
+    size_t common = nwords ? ranked[0]->postings * RARE_FACTOR : COMMON_MAX;
+    common = common < COMMON_MIN ? COMMON_MIN : common > COMMON_MAX ? COMMON_MAX : common;
 
     /* rare words first: they find the candidates; very common ones only refine them */
     for (size_t wi = 0; wi < nwords; wi++) {
@@ -985,7 +992,7 @@ size_t search_query(search_index *ix, const char *q, size_t len, search_hit *out
             memset(s->tokmark, 0, ix->nprods * sizeof *s->tokmark);
             s->tokstamp = 1;
         }
-        int refine = w->postings > COMMON_POSTINGS && s->ntouched > 0;
+        int refine = w->postings > common && s->ntouched > 0;
         size_t ncand = s->ntouched;
         for (size_t k = 0; k < w->nm; k++) {
             uint32_t t = w->m[k].term;
