@@ -32,6 +32,14 @@ int cryptvfs_key_set(const char *db_path, const unsigned char key[CRYPTVFS_KEY_S
 void cryptvfs_key_clear(const char *db_path);
 
 /*
+ * Checks, without SQLite and without writing anything, that the database file at db_path has
+ * a whole number of pages and that its page 1 authenticates with the registered key.
+ * SQLITE_OK; SQLITE_IOERR_DATA for a wrong key or a damaged page 1; SQLITE_NOTADB for a file
+ * that is empty, cut or not one of ours; SQLITE_AUTH when no key is registered.
+ */
+int cryptvfs_check(const char *db_path);
+
+/*
  * Prepares a new, empty database opened through "pdcrypt": page size 4096, 40 reserved bytes
  * per page (SQLITE_FCNTL_RESERVE_BYTES), then WAL mode (through journal_mode=OFF, because the
  * switch's one-page transaction would otherwise open a rollback journal, which this VFS

@@ -77,61 +77,78 @@ static int derive(const char *pass, const unsigned char *kdf, keys_key *out, buf
     return PD_OK;
 }
 
-static const char *passphrase(buf *err)
+const char *keys_passphrase(const char *env, buf *err)
 {
-    const char *p = getenv(KEYS_ENV);
+    const char *p = getenv(env);
     if (p && strlen(p) < 12) {
-        buf_printf(err, "%s is shorter than 12 characters: choose a longer passphrase", KEYS_ENV);
+        buf_printf(err, "%s is shorter than 12 characters: choose a longer passphrase", env);
         return NULL;
     }
+    if (!p)
+        buf_printf(err, "%s is not set", env);
     return p;
 }
 
-int keys_create_as(const char *dir, const char *name, int use_pass, keys_key *out, buf *err)
+int keys_generate(const char *pass, keys_new *out, buf *err)
 {
-    buf path = BUF_INIT;
-    int ret;
-    out->bytes = NULL;
+    memset(out, 0, sizeof *out);
     if (sodium_init() < 0) {
         buf_puts(err, "libsodium could not be initialised");
         return PD_EIO;
     }
-    path_of(&path, dir, name);
-    if (use_pass) {
-        const char *pass = passphrase(err);
-        unsigned char kdf[KDF_SIZE];
-        if (!pass) {
-            ret = PD_EINVAL;
-            goto out;
-        }
+    if (pass) {
         unsigned long long ops = crypto_pwhash_OPSLIMIT_MODERATE;
         unsigned long long mem = crypto_pwhash_MEMLIMIT_MODERATE;
-        memcpy(kdf, KDF_MAGIC, 8);
+        memcpy(out->file, KDF_MAGIC, 8);
         for (int i = 0; i < 8; i++) {
-            kdf[8 + i] = (unsigned char)(ops >> (8 * i));
-            kdf[16 + i] = (unsigned char)(mem >> (8 * i));
+            out->file[8 + i] = (unsigned char)(ops >> (8 * i));
+            out->file[16 + i] = (unsigned char)(mem >> (8 * i));
         }
-        randombytes_buf(kdf + 24, crypto_pwhash_SALTBYTES);
-        if ((ret = derive(pass, kdf, out, err)) != PD_OK)
-            goto out;
-        ret = write_new_file(path.data, kdf, sizeof kdf, err);
-    } else {
-        if ((ret = key_alloc(out)) != PD_OK)
-            goto out;
-        randombytes_buf(out->bytes, KEYS_BYTES);
-        ret = write_new_file(path.data, out->bytes, KEYS_BYTES, err);
+        randombytes_buf(out->file + 24, crypto_pwhash_SALTBYTES);
+        out->file_len = KDF_SIZE;
+        out->passphrase = 1;
+        return derive(pass, out->file, &out->key, err);
     }
-out:
+    int ret = key_alloc(&out->key);
     if (ret != PD_OK)
-        keys_free(out);
+        return ret;
+    randombytes_buf(out->key.bytes, KEYS_BYTES);
+    memcpy(out->file, out->key.bytes, KEYS_BYTES);
+    out->file_len = KEYS_BYTES;
+    return PD_OK;
+}
+
+int keys_write(const char *dir, const char *name, const keys_new *k, buf *err)
+{
+    buf path = BUF_INIT;
+    path_of(&path, dir, name ? name : k->passphrase ? KEYS_KDF_FILE : KEYS_FILE);
+    int ret = write_new_file(path.data, k->file, k->file_len, err);
     buf_free(&path);
     return ret;
 }
 
+void keys_new_free(keys_new *k)
+{
+    keys_free(&k->key);
+    sodium_memzero(k->file, sizeof k->file);
+}
+
 int keys_create(const char *dir, keys_key *out, buf *err)
 {
-    int use_pass = getenv(KEYS_ENV) != NULL;
-    return keys_create_as(dir, use_pass ? KEYS_KDF_FILE : KEYS_FILE, use_pass, out, err);
+    keys_new k;
+    const char *pass = NULL;
+    out->bytes = NULL;
+    if (getenv(KEYS_ENV) && !(pass = keys_passphrase(KEYS_ENV, err)))
+        return PD_EINVAL;
+    int ret = keys_generate(pass, &k, err);
+    if (ret == PD_OK)
+        ret = keys_write(dir, NULL, &k, err);
+    if (ret == PD_OK) {
+        *out = k.key; /* hand the key over; the file copy is wiped below */
+        k.key.bytes = NULL;
+    }
+    keys_new_free(&k);
+    return ret;
 }
 
 static int read_exact(const char *path, unsigned char *dst, size_t len, int secret, buf *err)
@@ -203,6 +220,20 @@ int keys_load(const char *dir, keys_key *out, buf *err)
 out:
     if (ret != PD_OK)
         keys_free(out);
+    buf_free(&path);
+    return ret;
+}
+
+int keys_copy_kdf(const char *from_dir, const char *to_dir, buf *err)
+{
+    buf path = BUF_INIT;
+    keys_new kdf = {.passphrase = 1, .file_len = KDF_SIZE};
+    struct stat sb;
+    int ret = PD_OK;
+    path_of(&path, from_dir, KEYS_KDF_FILE);
+    if (stat(path.data, &sb) == 0 &&
+        (ret = read_exact(path.data, kdf.file, KDF_SIZE, 0, err)) == PD_OK)
+        ret = keys_write(to_dir, KEYS_KDF_FILE, &kdf, err);
     buf_free(&path);
     return ret;
 }

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cryptvfs.h"
+#include "keys.h"
 #include "log.h"
 #include "pd.h"
 
@@ -118,6 +120,8 @@ typedef struct store_conn {
 } store_conn;
 
 struct store {
+    int plain;        /* unencrypted (benchmarks only) */
+    char *keyed_path; /* the database whose key the VFS holds for us */
     store_conn *conns;
     int nconns;
     store_conn *free_list;
@@ -132,6 +136,8 @@ struct store_txn {
 
 static int map_rc(int rc)
 {
+    if (rc == SQLITE_IOERR_DATA)
+        return PD_ECORRUPT; /* a page that does not authenticate */
     switch (rc & 0xFF) {
     case SQLITE_OK:
     case SQLITE_DONE:
@@ -200,13 +206,32 @@ static int path_join(buf *out, const char *dir, const char *name)
     return PD_OK;
 }
 
-static int conn_open(const char *path, int create, sqlite3 **out, buf *err)
+static void sqlite_log(void *arg, int code, const char *msg)
+{
+    (void)arg;
+    /* SQLite's and the VFS's messages name files and pages, never data or keys. rekey renames
+     * the re-encrypted copy over the open database on purpose. */
+    enum log_level lvl = strncmp(msg, "file unlinked while open", 24) == 0 ? LOG_DEBUG : LOG_WARN;
+    log_msg(lvl, "event=sqlite code=%d msg=\"%s\"", code, msg);
+}
+
+static void global_init(void)
+{
+    sqlite3_config(SQLITE_CONFIG_LOG, sqlite_log, NULL);
+    if (sodium_init() < 0 || cryptvfs_register() != SQLITE_OK)
+        log_error("event=crypto_init_failed");
+}
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+/* opens one connection; create: a new, empty database, prepared for encryption */
+static int conn_open(const char *path, int create, int plain, sqlite3 **out, buf *err)
 {
     sqlite3 *db = NULL;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
     if (create)
         flags |= SQLITE_OPEN_CREATE;
-    int rc = sqlite3_open_v2(path, &db, flags, NULL);
+    int rc = sqlite3_open_v2(path, &db, flags, plain ? NULL : CRYPTVFS_NAME);
     if (rc != SQLITE_OK) {
         buf_printf(err, "cannot open the database %s: %s", path,
                    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -215,6 +240,10 @@ static int conn_open(const char *path, int create, sqlite3 **out, buf *err)
     }
     sqlite3_busy_timeout(db, 5000);
     sqlite3_extended_result_codes(db, 1);
+    /* temporary data stays in memory: the VFS refuses to write temporary files */
+    rc = sqlite3_exec(db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
+    if (rc == SQLITE_OK && create && !plain)
+        rc = cryptvfs_prepare_new(db); /* page size, reserved bytes, WAL */
     /*
      * WAL lets the service read while an import writes. synchronous=FULL syncs the WAL at
      * every commit, so an acknowledged write survives power loss, not only a process crash.
@@ -222,12 +251,15 @@ static int conn_open(const char *path, int create, sqlite3 **out, buf *err)
     static const char pragmas[] = "PRAGMA journal_mode = WAL;"
                                   "PRAGMA synchronous = FULL;"
                                   "PRAGMA foreign_keys = ON;"
-                                  "PRAGMA temp_store = MEMORY;"
                                   "PRAGMA trusted_schema = OFF;";
-    rc = sqlite3_exec(db, pragmas, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, pragmas, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        buf_printf(err, "cannot use the database %s: %s", path, sqlite3_errmsg(db));
         int e = map_rc(rc);
+        if (e == PD_ECORRUPT)
+            buf_printf(err, "wrong key or damaged data folder: %s: %s", path, sqlite3_errmsg(db));
+        else
+            buf_printf(err, "cannot use the database %s: %s", path, sqlite3_errmsg(db));
         sqlite3_close(db);
         return e;
     }
@@ -285,49 +317,139 @@ static int fsync_dir(const char *dir)
     return rc == 0 ? PD_OK : PD_EIO;
 }
 
-int store_create(const char *dir, buf *err)
-{
-    buf path = BUF_INIT;
-    unsigned char key[32];
-    sqlite3 *db = NULL;
-    int fd = -1, ret = PD_OK;
-    struct stat sb;
+/* the file names of a rekey in flight; see store_rekey */
+#define REKEY_DB STORE_DB_NAME ".rekey"
+#define REKEY_KEY KEYS_FILE ".new"
+#define REKEY_KDF KEYS_KDF_FILE ".new"
 
-    if (sodium_init() < 0) {
-        buf_printf(err, "libsodium could not be initialised");
+static int exists(const buf *dir_path)
+{
+    struct stat sb;
+    return stat(dir_path->data, &sb) == 0;
+}
+
+static void unlink_in(const char *dir, const char *name)
+{
+    buf p = BUF_INIT;
+    path_join(&p, dir, name);
+    unlink(p.data);
+    buf_free(&p);
+}
+
+static int rename_in(const char *dir, const char *from, const char *to, buf *err)
+{
+    buf a = BUF_INIT, b = BUF_INIT;
+    path_join(&a, dir, from);
+    path_join(&b, dir, to);
+    int ret = rename(a.data, b.data) == 0 ? PD_OK : PD_EIO;
+    if (ret != PD_OK)
+        buf_printf(err, "cannot rename %s to %s: %s", a.data, b.data, strerror(errno));
+    buf_free(&a);
+    buf_free(&b);
+    return ret;
+}
+
+/*
+ * Finishes or undoes a rekey that was interrupted. The rekey's commit point is the rename of
+ * the re-encrypted copy over the database: before it, the copy (.rekey) exists and the old key
+ * is right; after it, only the new key file (.new) may be left to rename.
+ */
+static int rekey_settle(const char *dir, int after_crash, buf *err)
+{
+    buf p = BUF_INIT;
+    int ret = PD_OK;
+    path_join(&p, dir, REKEY_DB);
+    if (exists(&p)) {
+        static const char *const junk[] = {REKEY_DB, REKEY_DB "-wal", REKEY_DB "-shm", REKEY_KEY,
+                                           REKEY_KDF};
+        for (size_t i = 0; i < PD_ARRAY_LEN(junk); i++)
+            unlink_in(dir, junk[i]);
+        fsync_dir(dir);
+        log_warn("event=rekey_rolled_back msg=\"an interrupted rekey was undone; the old key "
+                 "stays\"");
+        goto out;
+    }
+    const char *const news[] = {REKEY_KEY, REKEY_KDF};
+    const char *const finals[] = {KEYS_FILE, KEYS_KDF_FILE};
+    for (int i = 0; i < 2; i++) {
+        path_join(&p, dir, news[i]);
+        if (!exists(&p))
+            continue;
+        if ((ret = rename_in(dir, news[i], finals[i], err)) != PD_OK)
+            goto out;
+        unlink_in(dir, finals[1 - i]); /* the other kind of key, when the kind changed */
+        fsync_dir(dir);
+        if (after_crash)
+            log_warn("event=rekey_completed msg=\"an interrupted rekey was finished; the new "
+                     "key is in use\"");
+    }
+out:
+    buf_free(&p);
+    return ret;
+}
+
+/* registers the key for the database at path and checks page 1 before SQLite touches it */
+static int rekey_recover(const char *dir, buf *err)
+{
+    return rekey_settle(dir, 1, err);
+}
+
+static int key_attach(const char *path, const keys_key *k, buf *err)
+{
+    if (cryptvfs_key_set(path, k->bytes) != SQLITE_OK) {
+        buf_printf(err, "cannot use the key for %s", path);
         return PD_EIO;
     }
+    int rc = cryptvfs_check(path);
+    if (rc == SQLITE_OK)
+        return PD_OK;
+    cryptvfs_key_clear(path);
+    if (rc == SQLITE_IOERR_DATA)
+        buf_printf(err,
+                   "wrong key or damaged data folder: %s does not open with this key "
+                   "(check %s or %s)",
+                   path, KEYS_FILE, KEYS_ENV);
+    else if (rc == SQLITE_NOTADB)
+        buf_printf(err,
+                   "wrong key or damaged data folder: %s is cut short, empty or not a "
+                   "pharmdesk database",
+                   path);
+    else
+        buf_printf(err, "cannot read %s: %s", path, sqlite3_errstr(rc));
+    return PD_ECORRUPT;
+}
+
+static int create_impl(const char *dir, int plain, buf *err)
+{
+    buf path = BUF_INIT;
+    keys_key key = {NULL};
+    sqlite3 *db = NULL;
+    int ret = PD_OK;
+    static const char *const taken[] = {KEYS_FILE, KEYS_KDF_FILE, STORE_DB_NAME};
+
+    pthread_once(&global_once, global_init);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         buf_printf(err, "cannot create the data folder %s: %s", dir, strerror(errno));
         return PD_EIO;
     }
-    path_join(&path, dir, STORE_KEY_NAME);
-    if (stat(path.data, &sb) == 0) {
-        buf_printf(err, "%s already exists: init refuses to overwrite a data folder", path.data);
-        ret = PD_EEXIST;
-        goto out;
+    for (size_t i = 0; i < PD_ARRAY_LEN(taken); i++) {
+        path_join(&path, dir, taken[i]);
+        if (exists(&path)) {
+            buf_printf(err, "%s already exists: init refuses to overwrite a data folder",
+                       path.data);
+            ret = PD_EEXIST;
+            goto out;
+        }
     }
+    if (!plain && (ret = keys_create(dir, &key, err)) != PD_OK)
+        goto out;
     path_join(&path, dir, STORE_DB_NAME);
-    if (stat(path.data, &sb) == 0) {
-        buf_printf(err, "%s already exists: init refuses to overwrite a data folder", path.data);
-        ret = PD_EEXIST;
-        goto out;
-    }
-    path_join(&path, dir, STORE_KEY_NAME);
-    fd = open(path.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        buf_printf(err, "cannot create %s: %s", path.data, strerror(errno));
+    if (!plain && cryptvfs_key_set(path.data, key.bytes) != SQLITE_OK) {
+        buf_printf(err, "cannot use the key for %s", path.data);
         ret = PD_EIO;
         goto out;
     }
-    randombytes_buf(key, sizeof key);
-    if (write(fd, key, sizeof key) != (ssize_t)sizeof key || fsync(fd) != 0) {
-        buf_printf(err, "cannot write %s: %s", path.data, strerror(errno));
-        ret = PD_EIO;
-        goto out;
-    }
-    path_join(&path, dir, STORE_DB_NAME);
-    if ((ret = conn_open(path.data, 1, &db, err)) != PD_OK)
+    if ((ret = conn_open(path.data, 1, plain, &db, err)) != PD_OK)
         goto out;
     if ((ret = migrate(db, err)) != PD_OK)
         goto out;
@@ -336,12 +458,22 @@ int store_create(const char *dir, buf *err)
         ret = PD_EIO;
     }
 out:
-    sodium_memzero(key, sizeof key);
-    if (fd >= 0)
-        close(fd);
     sqlite3_close(db);
+    if (!plain && path.data)
+        cryptvfs_key_clear(path.data);
+    keys_free(&key);
     buf_free(&path);
     return ret;
+}
+
+int store_create(const char *dir, buf *err)
+{
+    return create_impl(dir, 0, err);
+}
+
+int store_create_plain(const char *dir, buf *err)
+{
+    return create_impl(dir, 1, err);
 }
 
 static void conn_close(store_conn *c)
@@ -351,27 +483,36 @@ static void conn_close(store_conn *c)
     sqlite3_close(c->db);
 }
 
-int store_open(const char *dir, int pool_size, store **out, buf *err)
+static int open_impl(const char *dir, int pool_size, int plain, store **out, buf *err)
 {
     buf path = BUF_INIT;
+    keys_key key = {NULL};
     store *s = NULL;
     int ret = PD_OK;
-    struct stat sb;
 
+    pthread_once(&global_once, global_init);
     if (pool_size < 1)
         pool_size = 1;
     path_join(&path, dir, STORE_DB_NAME);
-    if (stat(path.data, &sb) != 0) {
+    if (!exists(&path)) {
         buf_printf(err, "no database at %s: run 'pharmdesk init --data %s' first", path.data, dir);
         ret = PD_ENOTFOUND;
         goto out;
     }
     s = pd_xcalloc(1, sizeof *s);
     s->conns = pd_xcalloc((size_t)pool_size, sizeof *s->conns);
+    s->plain = plain;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->available, NULL);
+    if (!plain) {
+        if ((ret = rekey_recover(dir, err)) != PD_OK || (ret = keys_load(dir, &key, err)) != PD_OK)
+            goto out;
+        if ((ret = key_attach(path.data, &key, err)) != PD_OK)
+            goto out;
+        s->keyed_path = pd_xstrdup(path.data);
+    }
     for (int i = 0; i < pool_size; i++) {
-        if ((ret = conn_open(path.data, 0, &s->conns[i].db, err)) != PD_OK)
+        if ((ret = conn_open(path.data, 0, plain, &s->conns[i].db, err)) != PD_OK)
             goto out;
         s->nconns++;
         if (i == 0 && (ret = migrate(s->conns[0].db, err)) != PD_OK)
@@ -382,9 +523,20 @@ int store_open(const char *dir, int pool_size, store **out, buf *err)
     *out = s;
     s = NULL;
 out:
+    keys_free(&key); /* the VFS keeps its own copy of the page key */
     store_close(s);
     buf_free(&path);
     return ret;
+}
+
+int store_open(const char *dir, int pool_size, store **out, buf *err)
+{
+    return open_impl(dir, pool_size, 0, out, err);
+}
+
+int store_open_plain(const char *dir, int pool_size, store **out, buf *err)
+{
+    return open_impl(dir, pool_size, 1, out, err);
 }
 
 void store_close(store *s)
@@ -393,10 +545,208 @@ void store_close(store *s)
         return;
     for (int i = 0; i < s->nconns; i++)
         conn_close(&s->conns[i]);
+    if (s->keyed_path) {
+        cryptvfs_key_clear(s->keyed_path);
+        free(s->keyed_path);
+    }
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->available);
     free(s->conns);
     free(s);
+}
+
+/* copies every page of src into the new database at path, keyed with k, and checks it */
+static int copy_to(sqlite3 *src, const char *path, const keys_key *k, buf *err)
+{
+    sqlite3 *dst = NULL;
+    sqlite3_backup *bk = NULL;
+    int ret, rc;
+    if (cryptvfs_key_set(path, k->bytes) != SQLITE_OK) {
+        buf_printf(err, "cannot use the key for %s", path);
+        return PD_EIO;
+    }
+    if ((ret = conn_open(path, 1, 0, &dst, err)) != PD_OK)
+        goto out;
+    bk = sqlite3_backup_init(dst, "main", src, "main");
+    if (!bk) {
+        buf_printf(err, "cannot start the copy: %s", sqlite3_errmsg(dst));
+        ret = map_rc(sqlite3_errcode(dst));
+        goto out;
+    }
+    /* in steps, so that a running service's writers are not held up for the whole copy */
+    while ((rc = sqlite3_backup_step(bk, 256)) == SQLITE_OK || rc == SQLITE_BUSY ||
+           rc == SQLITE_LOCKED)
+        if (rc != SQLITE_OK)
+            sqlite3_sleep(10);
+    rc = sqlite3_backup_finish(bk);
+    bk = NULL;
+    if (rc != SQLITE_OK) {
+        buf_printf(err, "the copy failed: %s", sqlite3_errmsg(dst));
+        ret = map_rc(rc);
+        goto out;
+    }
+    char result[64] = "";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(dst, "PRAGMA quick_check", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        snprintf(result, sizeof result, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (strcmp(result, "ok") != 0) {
+        buf_printf(err, "the copy does not pass SQLite's check: %s", result);
+        ret = PD_ECORRUPT;
+    }
+out:
+    if (bk)
+        sqlite3_backup_finish(bk);
+    sqlite3_close(dst); /* checkpoints the copy's WAL into its file and syncs */
+    cryptvfs_key_clear(path);
+    return ret;
+}
+
+int store_backup(const char *dir, const char *dest, buf *err)
+{
+    buf src_path = BUF_INIT, dst_path = BUF_INIT, tmp = BUF_INIT;
+    keys_key key = {NULL};
+    sqlite3 *src = NULL;
+    int ret, created = 0;
+
+    pthread_once(&global_once, global_init);
+    path_join(&src_path, dir, STORE_DB_NAME);
+    path_join(&dst_path, dest, STORE_DB_NAME);
+    if (!exists(&src_path)) {
+        buf_printf(err, "no database at %s: run 'pharmdesk init --data %s' first", src_path.data,
+                   dir);
+        ret = PD_ENOTFOUND;
+        goto out;
+    }
+    if (exists(&dst_path)) {
+        buf_printf(err, "%s already exists: choose an empty destination folder", dst_path.data);
+        ret = PD_EEXIST;
+        goto out;
+    }
+    if (mkdir(dest, 0700) != 0 && errno != EEXIST) {
+        buf_printf(err, "cannot create the backup folder %s: %s", dest, strerror(errno));
+        ret = PD_EIO;
+        goto out;
+    }
+    if ((ret = rekey_recover(dir, err)) != PD_OK || (ret = keys_load(dir, &key, err)) != PD_OK ||
+        (ret = key_attach(src_path.data, &key, err)) != PD_OK)
+        goto out;
+    if ((ret = conn_open(src_path.data, 0, 0, &src, err)) != PD_OK)
+        goto out;
+    created = 1;
+    if ((ret = copy_to(src, dst_path.data, &key, err)) != PD_OK)
+        goto out;
+    /* a passphrase folder needs its salt file to be opened again; it holds no secret */
+    if ((ret = keys_copy_kdf(dir, dest, err)) != PD_OK)
+        goto out;
+    if (fsync_dir(dest) != PD_OK) {
+        buf_printf(err, "cannot sync %s", dest);
+        ret = PD_EIO;
+    }
+out:
+    if (ret != PD_OK && created) {
+        unlink(dst_path.data);
+        buf_reset(&tmp);
+        buf_printf(&tmp, "%s-wal", dst_path.data);
+        unlink(tmp.data);
+        buf_reset(&tmp);
+        buf_printf(&tmp, "%s-shm", dst_path.data);
+        unlink(tmp.data);
+    }
+    sqlite3_close(src);
+    if (src_path.data)
+        cryptvfs_key_clear(src_path.data);
+    keys_free(&key);
+    buf_free(&src_path);
+    buf_free(&dst_path);
+    buf_free(&tmp);
+    return ret;
+}
+
+/* test builds stop here at step n when PHARMDESK_REKEY_CRASH_AT=n, to prove crash safety */
+static void crash_point(int step)
+{
+#ifdef PD_FAULT_INJECTION
+    const char *at = getenv("PHARMDESK_REKEY_CRASH_AT");
+    if (at && atoi(at) == step)
+        _exit(99);
+#else
+    (void)step;
+#endif
+}
+
+int store_rekey(const char *dir, const char *new_pass, buf *err)
+{
+    buf path = BUF_INIT, tmp_path = BUF_INIT;
+    keys_key old = {NULL};
+    keys_new fresh = {0};
+    sqlite3 *src = NULL;
+    int ret;
+
+    pthread_once(&global_once, global_init);
+    path_join(&path, dir, STORE_DB_NAME);
+    path_join(&tmp_path, dir, REKEY_DB);
+    if (!exists(&path)) {
+        buf_printf(err, "no database at %s", path.data);
+        ret = PD_ENOTFOUND;
+        goto out;
+    }
+    if ((ret = rekey_recover(dir, err)) != PD_OK || (ret = keys_load(dir, &old, err)) != PD_OK ||
+        (ret = key_attach(path.data, &old, err)) != PD_OK)
+        goto out;
+    if ((ret = conn_open(path.data, 0, 0, &src, err)) != PD_OK)
+        goto out;
+    /* exclusive: fails while the service (or anything else) has the database open */
+    sqlite3_busy_timeout(src, 200);
+    if (sqlite3_exec(src, "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;", NULL, NULL,
+                     NULL) != SQLITE_OK) {
+        buf_printf(err, "the data folder is in use (is the service running?): stop it, then "
+                        "rekey");
+        ret = PD_EBUSY;
+        goto out;
+    }
+    if (sqlite3_exec(src, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) != SQLITE_OK) {
+        buf_printf(err, "cannot checkpoint: %s", sqlite3_errmsg(src));
+        ret = PD_EDB;
+        goto out;
+    }
+    if ((ret = keys_generate(new_pass, &fresh, err)) != PD_OK)
+        goto out;
+    crash_point(1);
+    /* 1. a re-encrypted copy under a temporary name: the old key still opens the folder */
+    if ((ret = copy_to(src, tmp_path.data, &fresh.key, err)) != PD_OK)
+        goto out;
+    crash_point(2);
+    /* 2. the new key beside the old one, synced */
+    if ((ret = keys_write(dir, fresh.passphrase ? REKEY_KDF : REKEY_KEY, &fresh, err)) != PD_OK)
+        goto out;
+    crash_point(3);
+    /* 3. the commit point: the copy replaces the database in one rename */
+    if ((ret = rename_in(dir, REKEY_DB, STORE_DB_NAME, err)) != PD_OK)
+        goto out;
+    fsync_dir(dir);
+    crash_point(4);
+    /* 4. the new key replaces the old one; store_open does this step after a crash */
+    ret = rekey_settle(dir, 0, err);
+out:
+    if (ret != PD_OK) {
+        /* undo what this run left, unless the commit point was passed */
+        if (exists(&tmp_path)) {
+            unlink(tmp_path.data);
+            unlink_in(dir, REKEY_KEY);
+            unlink_in(dir, REKEY_KDF);
+        }
+    }
+    sqlite3_close(src);
+    unlink_in(dir, STORE_DB_NAME "-shm"); /* the old database's index, stale now */
+    if (path.data)
+        cryptvfs_key_clear(path.data);
+    keys_free(&old);
+    keys_new_free(&fresh);
+    buf_free(&path);
+    buf_free(&tmp_path);
+    return ret;
 }
 
 static store_conn *acquire(store *s)

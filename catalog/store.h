@@ -19,13 +19,30 @@ typedef struct store_txn store_txn;
 #define STORE_DB_NAME "pharmdesk.db"
 #define STORE_KEY_NAME "pharmdesk.key"
 
-/* creates DIR (0700) with a new 256-bit key file (0600) and an empty database; refuses when
- * either exists. Errors are explained in err. */
+/* creates DIR (0700) with a new key (a 256-bit key file, 0600, or the salt of the passphrase
+ * in PHARMDESK_PASSPHRASE) and an empty encrypted database; refuses when any exists. Errors
+ * are explained in err. */
 int store_create(const char *dir, buf *err);
 
-/* opens an existing data folder; never creates a database. pool_size connections (>= 1). */
+/* opens an existing data folder; never creates a database. pool_size connections (>= 1).
+ * A wrong key or a damaged file is PD_ECORRUPT ("wrong key or damaged data folder: ..."),
+ * found before anything is written. */
 int store_open(const char *dir, int pool_size, store **out, buf *err);
 void store_close(store *s);
+
+/* the same without encryption, for the plain-versus-encrypted benchmark only */
+int store_create_plain(const char *dir, buf *err);
+int store_open_plain(const char *dir, int pool_size, store **out, buf *err);
+
+/* a consistent encrypted snapshot of the folder's database into DEST/pharmdesk.db (and the
+ * passphrase's salt file), taken with SQLite's online backup while the service runs; the key
+ * file is not copied */
+int store_backup(const char *dir, const char *dest, buf *err);
+
+/* re-encrypts every page with a new key: a new key file, or new_pass stretched when not NULL.
+ * Needs the folder to itself (PD_EBUSY while the service runs). An interruption at any point
+ * leaves a folder that opens with the old key or with the new one. */
+int store_rekey(const char *dir, const char *new_pass, buf *err);
 
 /* 0 when the database answers */
 int store_ping(store *s);

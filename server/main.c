@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "app.h"
 #include "import.h"
+#include "keys.h"
 #include "log.h"
 #include "pd.h"
 
@@ -22,6 +24,7 @@ typedef struct cli {
     const char *config;
     const char *role;
     int check_config;
+    int passphrase;
     const char *args[MAX_ARGS];
     int nargs;
 } cli;
@@ -37,11 +40,17 @@ static int cmd_init(cli *c);
 static int cmd_import_catalog(cli *c);
 static int cmd_import_orders(cli *c);
 static int cmd_serve(cli *c);
+static int cmd_backup(cli *c);
+static int cmd_rekey(cli *c);
 
 static const command commands[] = {
     {"init", 0, cmd_init, "init [--data DIR]"},
     {"import-catalog", 1, cmd_import_catalog, "import-catalog FILE.csv [--data DIR]"},
     {"import-orders", 1, cmd_import_orders, "import-orders FILE.csv [--data DIR]"},
+    {"backup", 1, cmd_backup, "backup DEST [--data DIR]"},
+    {"rekey", 0, cmd_rekey,
+     "rekey [--passphrase] [--data DIR]   (new passphrase in "
+     "PHARMDESK_NEW_PASSPHRASE)"},
     {"serve", 0, cmd_serve,
      "serve [--listen HOST:PORT] [--config FILE] [--check-config] [--data DIR]"},
 };
@@ -70,6 +79,44 @@ static int cmd_init(cli *c)
         printf("created %s with a new key (%s/%s, keep a copy in a safe place)\n", c->data, c->data,
                STORE_KEY_NAME);
     }
+    buf_free(&err);
+    return ret;
+}
+
+static int cmd_backup(cli *c)
+{
+    buf err = BUF_INIT;
+    long long t0 = pd_now_us();
+    int ret = store_backup(c->data, c->args[0], &err);
+    if (ret != PD_OK) {
+        ret = fail("backup failed", &err);
+    } else {
+        printf("backup of %s written to %s/%s in %.2f s: encrypted with this folder's key; keep "
+               "the key (%s or the passphrase) apart from the backup\n",
+               c->data, c->args[0], STORE_DB_NAME, (double)(pd_now_us() - t0) / 1e6,
+               STORE_KEY_NAME);
+    }
+    buf_free(&err);
+    return ret;
+}
+
+static int cmd_rekey(cli *c)
+{
+    buf err = BUF_INIT;
+    const char *pass = NULL;
+    int ret = PD_OK;
+    if (c->passphrase && !(pass = keys_passphrase("PHARMDESK_NEW_PASSPHRASE", &err))) {
+        ret = fail("rekey needs the new passphrase", &err);
+        goto out;
+    }
+    if ((ret = store_rekey(c->data, pass, &err)) != PD_OK) {
+        ret = fail("rekey failed, the old key stays", &err);
+        goto out;
+    }
+    printf("every page of %s re-encrypted with the new %s\n", c->data,
+           pass ? "passphrase (set PHARMDESK_PASSPHRASE to it from now on)"
+                : "key in " STORE_KEY_NAME " (keep a copy in a safe place)");
+out:
     buf_free(&err);
     return ret;
 }
@@ -215,6 +262,8 @@ static int parse_cli(int argc, char **argv, cli *c, const char **cmd)
             *val = argv[++i];
         } else if (strcmp(a, "--check-config") == 0) {
             c->check_config = 1;
+        } else if (strcmp(a, "--passphrase") == 0) {
+            c->passphrase = 1;
         } else if (a[0] == '-' && a[1] == '-') {
             fprintf(stderr, "pharmdesk: unknown option %s\n", a);
             return 0;
@@ -234,6 +283,7 @@ int main(int argc, char **argv)
 {
     cli c = {.data = "./var"};
     const char *cmd;
+    umask(077); /* the database, its WAL and keys are for this user only */
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
                       strcmp(argv[1], "help") == 0)) {
         usage(stdout);
@@ -260,6 +310,10 @@ int main(int argc, char **argv)
         }
         if ((c.check_config || c.listen || c.config) && commands[i].run != cmd_serve) {
             fprintf(stderr, "pharmdesk: --listen, --config and --check-config belong to serve\n");
+            return 2;
+        }
+        if (c.passphrase && commands[i].run != cmd_rekey) {
+            fprintf(stderr, "pharmdesk: --passphrase belongs to rekey\n");
             return 2;
         }
         if (c.role) {
