@@ -780,6 +780,32 @@ int store_ping(store *s)
     return ret;
 }
 
+int store_check(store *s, buf *result)
+{
+    store_conn *c = acquire(s);
+    sqlite3_stmt *st = NULL;
+    int ret = PD_OK, rc, rows = 0;
+    /* fixed SQL, prepared here once: the check is rare and needs no cache slot */
+    rc = sqlite3_prepare_v2(c->db, "PRAGMA integrity_check(20)", -1, &st, NULL);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+            break;
+        const char *line = (const char *)sqlite3_column_text(st, 0);
+        buf_printf(result, "%s%s", rows++ ? "; " : "", line ? line : "");
+    }
+    if (rc != SQLITE_DONE) {
+        buf_printf(result, "%s%s", rows ? "; " : "", sqlite3_errmsg(c->db));
+        ret = map_rc(rc) == PD_ECORRUPT ? PD_ECORRUPT : db_fail(c->db, rc, "integrity_check");
+        if (ret == PD_OK)
+            ret = PD_EDB;
+    } else if (rows != 1 || strcmp(buf_cstr(result), "ok") != 0) {
+        ret = PD_ECORRUPT;
+    }
+    sqlite3_finalize(st);
+    release(s, c);
+    return ret;
+}
+
 /* copies the current row of a PRODUCT_COLS statement into one allocation */
 static product *product_from_row(sqlite3_stmt *st)
 {

@@ -47,6 +47,10 @@ int store_rekey(const char *dir, const char *new_pass, buf *err);
 /* 0 when the database answers */
 int store_ping(store *s);
 
+/* runs SQLite's integrity check over every page (each page is decrypted and authenticated on
+ * the way); 0 with "ok" in result, or PD_ECORRUPT with SQLite's first findings */
+int store_check(store *s, buf *result);
+
 /* one allocation holding the record and its strings: free() it. PD_ENOTFOUND when unknown. */
 int store_product_get(store *s, uint32_t pzn, product **out);
 /* fetches n products over one connection; out[i] is NULL for an unknown PZN */

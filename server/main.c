@@ -41,6 +41,7 @@ static int cmd_import_catalog(cli *c);
 static int cmd_import_orders(cli *c);
 static int cmd_serve(cli *c);
 static int cmd_backup(cli *c);
+static int cmd_check(cli *c);
 static int cmd_rekey(cli *c);
 
 static const command commands[] = {
@@ -48,6 +49,7 @@ static const command commands[] = {
     {"import-catalog", 1, cmd_import_catalog, "import-catalog FILE.csv [--data DIR]"},
     {"import-orders", 1, cmd_import_orders, "import-orders FILE.csv [--data DIR]"},
     {"backup", 1, cmd_backup, "backup DEST [--data DIR]"},
+    {"check", 0, cmd_check, "check [--data DIR]   (key, every page and the database's structure)"},
     {"rekey", 0, cmd_rekey,
      "rekey [--passphrase] [--data DIR]   (new passphrase in "
      "PHARMDESK_NEW_PASSPHRASE)"},
@@ -97,6 +99,28 @@ static int cmd_backup(cli *c)
                STORE_KEY_NAME);
     }
     buf_free(&err);
+    return ret;
+}
+
+static int cmd_check(cli *c)
+{
+    buf err = BUF_INIT, result = BUF_INIT;
+    store *s = NULL;
+    int ret = store_open(c->data, 1, &s, &err);
+    if (ret != PD_OK) {
+        ret = fail("cannot open the data folder", &err);
+        goto out;
+    }
+    if ((ret = store_check(s, &result)) != PD_OK) {
+        buf_printf(&err, "%s", buf_cstr(&result));
+        ret = fail("the data folder is damaged (restore a backup)", &err);
+        goto out;
+    }
+    printf("%s: key and every page ok\n", c->data);
+out:
+    store_close(s);
+    buf_free(&err);
+    buf_free(&result);
     return ret;
 }
 
