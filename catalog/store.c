@@ -388,12 +388,12 @@ out:
     return ret;
 }
 
-/* registers the key for the database at path and checks page 1 before SQLite touches it */
 static int rekey_recover(const char *dir, buf *err)
 {
     return rekey_settle(dir, 1, err);
 }
 
+/* registers the key for the database at path and checks page 1 before SQLite touches it */
 static int key_attach(const char *path, const keys_key *k, buf *err)
 {
     if (cryptvfs_key_set(path, k->bytes) != SQLITE_OK) {
