@@ -31,12 +31,27 @@ enum stmt_id {
     ST_ORDER_ITEMS_DELETE,
     ST_ORDER_ITEM_INSERT,
     ST_PRODUCT_EXISTS,
+    ST_AUDIT_LAST,
+    ST_AUDIT_INSERT,
+    ST_AUDIT_ALL,
     ST_COUNT
 };
 
 #define PRODUCT_COLS                                                                               \
     "pzn, name, manufacturer, active_ingredient, strength, dosage_form, pack_size, dispensing, "   \
     "price_cents, stock, supply, aliases"
+
+#define AUDIT_COLS                                                                                 \
+    "seq, at, kind, conversation, decision, intent, rule, policy_version, health_data, detail, "   \
+    "prev_hash, hash"
+
+/* the audit log is append-only: the application never changes or deletes an entry. (The
+ * triggers stop mistakes, not an attacker with the key; the hash chain shows those.) */
+#define AUDIT_TRIGGERS                                                                             \
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"                                \
+    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"                             \
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"                                \
+    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_PING] = "SELECT 1",
@@ -74,6 +89,10 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT INTO order_items (order_number, pzn, qty) VALUES (?1, ?2, ?3) "
         "ON CONFLICT (order_number, pzn) DO UPDATE SET qty = qty + excluded.qty",
     [ST_PRODUCT_EXISTS] = "SELECT 1 FROM products WHERE pzn = ?1",
+    [ST_AUDIT_LAST] = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+    [ST_AUDIT_INSERT] = "INSERT INTO audit_log (" AUDIT_COLS ") "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_AUDIT_ALL] = "SELECT " AUDIT_COLS " FROM audit_log ORDER BY seq",
 };
 
 /* Schema migrations: entry i brings user_version from i to i + 1. Append only. */
@@ -111,6 +130,20 @@ static const char *const migrations[] = {
     " pzn INTEGER NOT NULL REFERENCES products (pzn),"
     " qty INTEGER NOT NULL CHECK (qty > 0),"
     " PRIMARY KEY (order_number, pzn)) STRICT, WITHOUT ROWID;",
+    /* 2: the tamper-evident audit log (catalog/audit.c); never a message text */
+    "CREATE TABLE audit_log ("
+    " seq INTEGER PRIMARY KEY CHECK (seq > 0),"
+    " at TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " conversation TEXT NOT NULL,"
+    " decision TEXT NOT NULL,"
+    " intent TEXT NOT NULL,"
+    " rule TEXT NOT NULL,"
+    " policy_version TEXT NOT NULL,"
+    " health_data INTEGER NOT NULL,"
+    " detail TEXT NOT NULL,"
+    " prev_hash BLOB NOT NULL,"
+    " hash BLOB NOT NULL) STRICT;" AUDIT_TRIGGERS,
 };
 
 typedef struct store_conn {
@@ -1211,3 +1244,240 @@ int store_catalog_bump(store_txn *t)
     sqlite3_stmt *st = stmt_get(t->c, ST_CATALOG_BUMP);
     return st ? step_once(t->c, st, "catalog_bump") : PD_EDB;
 }
+
+static int audit_last_on(store_conn *c, long long *seq, unsigned char hash[32])
+{
+    sqlite3_stmt *st = stmt_get(c, ST_AUDIT_LAST);
+    int ret = PD_OK;
+    if (!st)
+        return PD_EDB;
+    *seq = 0;
+    memset(hash, 0, 32);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(st, 0);
+        const void *h = sqlite3_column_blob(st, 1);
+        int n = sqlite3_column_bytes(st, 1);
+        if (h && n == 32)
+            memcpy(hash, h, 32);
+        else
+            ret = PD_ECORRUPT; /* altered outside the store; audit_verify names it */
+    } else if (rc != SQLITE_DONE) {
+        ret = db_fail(c->db, rc, "audit_last");
+    }
+    stmt_done(st);
+    return ret;
+}
+
+int store_audit_last(store *s, long long *seq, unsigned char hash[32])
+{
+    store_conn *c = acquire(s);
+    int ret = audit_last_on(c, seq, hash);
+    release(s, c);
+    return ret;
+}
+
+static const char *nz(const char *s)
+{
+    return s ? s : "";
+}
+
+/*
+ * One transaction per batch: one WAL sync (synchronous=FULL) makes the whole batch durable, so
+ * the writer of catalog/audit.c shares one fsync among all waiting appenders. The check of the
+ * chain's head runs under the write lock (BEGIN IMMEDIATE), so two processes appending to the
+ * same folder (the service and an import) cannot fork the chain.
+ */
+int store_audit_append_batch(store *s, const audit_entry *e, size_t n)
+{
+    store_txn *t = NULL;
+    long long last = 0;
+    unsigned char head[32];
+    int ret;
+    if (n == 0)
+        return PD_OK;
+    for (size_t i = 1; i < n; i++)
+        if (e[i].seq != e[i - 1].seq + 1 || memcmp(e[i].prev_hash, e[i - 1].hash, 32) != 0)
+            return PD_EINVAL; /* the caller did not chain the batch */
+    if ((ret = store_txn_begin(s, &t)) != PD_OK)
+        return ret;
+    if ((ret = audit_last_on(t->c, &last, head)) != PD_OK)
+        goto out;
+    if (e[0].seq != last + 1 || memcmp(e[0].prev_hash, head, 32) != 0) {
+        ret = PD_EEXIST;
+        goto out;
+    }
+    for (size_t i = 0; i < n && ret == PD_OK; i++) {
+        sqlite3_stmt *st = stmt_get(t->c, ST_AUDIT_INSERT);
+        if (!st) {
+            ret = PD_EDB;
+            break;
+        }
+        const char *texts[] = {e[i].at,     e[i].kind, e[i].conversation,  e[i].decision,
+                               e[i].intent, e[i].rule, e[i].policy_version};
+        sqlite3_bind_int64(st, 1, e[i].seq);
+        for (int k = 0; k < 7; k++)
+            sqlite3_bind_text(st, k + 2, nz(texts[k]), -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 9, e[i].health_data ? 1 : 0);
+        sqlite3_bind_text(st, 10, nz(e[i].detail), -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 11, e[i].prev_hash, 32, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 12, e[i].hash, 32, SQLITE_STATIC);
+        ret = step_once(t->c, st, "audit_insert");
+    }
+out:
+    if (ret != PD_OK) {
+        store_txn_rollback(t);
+        return ret;
+    }
+    return store_txn_commit(t);
+}
+
+/* a text column as a C string; *bad when it holds a NUL that the store never writes */
+static const char *audit_text(sqlite3_stmt *st, int col, int *bad)
+{
+    const char *t = (const char *)sqlite3_column_text(st, col);
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    if (!t)
+        return "";
+    if (strlen(t) != n)
+        *bad = 1;
+    return t;
+}
+
+static void audit_hash_col(sqlite3_stmt *st, int col, unsigned char out[32], int *bad)
+{
+    const void *h = sqlite3_column_blob(st, col);
+    int n = sqlite3_column_bytes(st, col);
+    memset(out, 0, 32);
+    if (h && n > 0)
+        memcpy(out, h, n < 32 ? (size_t)n : 32);
+    if (!h || n != 32 || sqlite3_column_type(st, col) != SQLITE_BLOB)
+        *bad = 1;
+}
+
+int store_audit_foreach(store *s, int (*cb)(const audit_entry *e, void *arg), void *arg)
+{
+    store_conn *c = acquire(s);
+    sqlite3_stmt *st = stmt_get(c, ST_AUDIT_ALL);
+    int ret = PD_OK, rc = SQLITE_DONE;
+    if (!st) {
+        ret = PD_EDB;
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        audit_entry e = {0};
+        e.seq = sqlite3_column_int64(st, 0);
+        e.at = audit_text(st, 1, &e.bad_encoding);
+        e.kind = audit_text(st, 2, &e.bad_encoding);
+        e.conversation = audit_text(st, 3, &e.bad_encoding);
+        e.decision = audit_text(st, 4, &e.bad_encoding);
+        e.intent = audit_text(st, 5, &e.bad_encoding);
+        e.rule = audit_text(st, 6, &e.bad_encoding);
+        e.policy_version = audit_text(st, 7, &e.bad_encoding);
+        long long hd = sqlite3_column_int64(st, 8);
+        e.health_data = (int)(hd != 0);
+        if (hd != 0 && hd != 1)
+            e.bad_encoding = 1;
+        e.detail = audit_text(st, 9, &e.bad_encoding);
+        audit_hash_col(st, 10, e.prev_hash, &e.bad_encoding);
+        audit_hash_col(st, 11, e.hash, &e.bad_encoding);
+        if ((ret = cb(&e, arg)) != 0)
+            break;
+    }
+    if (ret == PD_OK && rc != SQLITE_DONE)
+        ret = db_fail(c->db, rc, "audit_foreach");
+    stmt_done(st);
+out:
+    release(s, c);
+    return ret;
+}
+
+#ifdef PD_FAULT_INJECTION
+/* test builds only: fixed statements that alter the audit log past its triggers */
+#define AUDIT_SET(col) "UPDATE audit_log SET " col " = ?2 WHERE seq = ?1"
+static const struct {
+    const char *column, *sql;
+} audit_tamper_sql[] = {
+    {"seq", AUDIT_SET("seq")},
+    {"at", AUDIT_SET("at")},
+    {"kind", AUDIT_SET("kind")},
+    {"conversation", AUDIT_SET("conversation")},
+    {"decision", AUDIT_SET("decision")},
+    {"intent", AUDIT_SET("intent")},
+    {"rule", AUDIT_SET("rule")},
+    {"policy_version", AUDIT_SET("policy_version")},
+    {"detail", AUDIT_SET("detail")},
+    {"health_data", AUDIT_SET("health_data")},
+    {"prev_hash", AUDIT_SET("prev_hash")},
+    {"hash", AUDIT_SET("hash")},
+};
+
+/* runs sql with seq in ?1 and in ?2 value as text ('t') or blob ('b'), or ival ('i'), with
+ * the append-only triggers dropped for the while */
+static int audit_tamper_run(store *s, const char *sql, long long seq, const void *value, size_t len,
+                            int kind, long long ival)
+{
+    store_txn *t = NULL;
+    sqlite3_stmt *st = NULL;
+    int ret = store_txn_begin(s, &t);
+    if (ret != PD_OK)
+        return ret;
+    sqlite3 *db = t->c->db;
+    static const char drop[] = "DROP TRIGGER audit_log_no_update;"
+                               "DROP TRIGGER audit_log_no_delete;";
+    if ((ret = exec_sql(db, drop)) != PD_OK)
+        goto out;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        ret = db_fail(db, rc, "audit_tamper");
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, seq);
+    if (kind == 't')
+        sqlite3_bind_text(st, 2, value, (int)len, SQLITE_STATIC);
+    else if (kind == 'b')
+        sqlite3_bind_blob(st, 2, value, (int)len, SQLITE_STATIC);
+    else if (kind == 'i')
+        sqlite3_bind_int64(st, 2, ival);
+    if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
+        ret = db_fail(db, rc, "audit_tamper");
+        goto out;
+    }
+    if (sqlite3_changes(db) != 1) {
+        ret = PD_ENOTFOUND;
+        goto out;
+    }
+    ret = exec_sql(db, AUDIT_TRIGGERS);
+out:
+    sqlite3_finalize(st);
+    if (ret != PD_OK) {
+        store_txn_rollback(t);
+        return ret;
+    }
+    return store_txn_commit(t);
+}
+
+int store_audit_tamper(store *s, long long seq, const char *column, const void *value, size_t len)
+{
+    for (size_t i = 0; i < PD_ARRAY_LEN(audit_tamper_sql); i++) {
+        if (strcmp(column, audit_tamper_sql[i].column) != 0)
+            continue;
+        int blob = strcmp(column, "hash") == 0 || strcmp(column, "prev_hash") == 0;
+        return audit_tamper_run(s, audit_tamper_sql[i].sql, seq, value, len, blob ? 'b' : 't', 0);
+    }
+    return PD_EINVAL;
+}
+
+int store_audit_tamper_int(store *s, long long seq, const char *column, long long value)
+{
+    for (size_t i = 0; i < PD_ARRAY_LEN(audit_tamper_sql); i++)
+        if (strcmp(column, audit_tamper_sql[i].column) == 0)
+            return audit_tamper_run(s, audit_tamper_sql[i].sql, seq, NULL, 0, 'i', value);
+    return PD_EINVAL;
+}
+
+int store_audit_delete(store *s, long long seq)
+{
+    return audit_tamper_run(s, "DELETE FROM audit_log WHERE seq = ?1", seq, NULL, 0, 0, 0);
+}
+#endif

@@ -76,4 +76,44 @@ int store_product_upsert(store_txn *t, const product *p, enum store_upsert *resu
 int store_order_upsert(store_txn *t, const order *o, enum store_upsert *result);
 int store_catalog_bump(store_txn *t);
 
+/* one entry of the audit log (catalog/audit.h computes seq, at and the hashes). Strings are
+ * never NULL ("" when empty) and never hold a message text. */
+typedef struct audit_entry {
+    long long seq;              /* 1, 2, 3, ... without gaps */
+    const char *at;             /* UTC, ISO 8601 with ms: 2024-05-01T09:30:00.123Z */
+    const char *kind;           /* inquiry, order_lookup, handoff, import, ... */
+    const char *conversation;   /* conversation id, may be "" */
+    const char *decision;       /* what was decided */
+    const char *intent;         /* the classified intent */
+    const char *rule;           /* the rule that decided */
+    const char *policy_version; /* the policy the rule belongs to */
+    int health_data;            /* 1 when the inquiry touched health data (GDPR Art. 9) */
+    const char *detail;         /* non-personal facts, e.g. "outcome=not_found"; may be "" */
+    unsigned char prev_hash[32];
+    unsigned char hash[32];
+    int bad_encoding; /* set by store_audit_foreach: a column is not what the store writes (a
+                       * text with an embedded NUL, a hash that is not 32 bytes) */
+} audit_entry;
+
+/* appends n entries in one transaction, in order. The chain must continue the stored one:
+ * e[0].seq is one past the last stored seq and e[0].prev_hash its hash (32 zero bytes for an
+ * empty log), else PD_EEXIST and nothing is written (another process appended meanwhile:
+ * read store_audit_last and chain again). Must not be called while this thread holds a
+ * store_txn. */
+int store_audit_append_batch(store *s, const audit_entry *e, size_t n);
+/* the last entry's seq and hash; 0 and 32 zero bytes for an empty log */
+int store_audit_last(store *s, long long *seq, unsigned char hash[32]);
+/* calls cb for every entry in seq order, over one read snapshot; the entry's strings live only
+ * during the call. A non-zero return from cb stops and is returned. cb must not call the store. */
+int store_audit_foreach(store *s, int (*cb)(const audit_entry *e, void *arg), void *arg);
+
+#ifdef PD_FAULT_INJECTION
+/* test builds only: tamper with the audit log behind the chain's back. column is one of the
+ * table's columns; text columns take value/len as text, prev_hash and hash as a blob. */
+int store_audit_tamper(store *s, long long seq, const char *column, const void *value, size_t len);
+/* health_data or seq (to reorder entries) */
+int store_audit_tamper_int(store *s, long long seq, const char *column, long long value);
+int store_audit_delete(store *s, long long seq);
+#endif
+
 #endif

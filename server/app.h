@@ -6,6 +6,7 @@
 #ifndef PD_APP_H
 #define PD_APP_H
 
+#include "audit.h"
 #include "catalog.h"
 #include "config.h"
 #include "http.h"
@@ -20,6 +21,7 @@ typedef struct app {
     const config *cfg;
     store *store;
     catalog *catalog;
+    audit *audit;
     ratelimit *limiters[LIM_COUNT];
 } app;
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "audit.h"
 #include "import.h"
 #include "keys.h"
 #include "log.h"
@@ -42,6 +43,7 @@ static int cmd_import_orders(cli *c);
 static int cmd_serve(cli *c);
 static int cmd_backup(cli *c);
 static int cmd_check(cli *c);
+static int cmd_audit_verify(cli *c);
 static int cmd_rekey(cli *c);
 
 static const command commands[] = {
@@ -50,6 +52,8 @@ static const command commands[] = {
     {"import-orders", 1, cmd_import_orders, "import-orders FILE.csv [--data DIR]"},
     {"backup", 1, cmd_backup, "backup DEST [--data DIR]"},
     {"check", 0, cmd_check, "check [--data DIR]   (key, every page and the database's structure)"},
+    {"audit-verify", 0, cmd_audit_verify,
+     "audit-verify [--data DIR]   (recomputes the audit log's hash chain)"},
     {"rekey", 0, cmd_rekey,
      "rekey [--passphrase] [--data DIR]   (new passphrase in "
      "PHARMDESK_NEW_PASSPHRASE)"},
@@ -121,6 +125,29 @@ out:
     store_close(s);
     buf_free(&err);
     buf_free(&result);
+    return ret;
+}
+
+static int cmd_audit_verify(cli *c)
+{
+    buf err = BUF_INIT;
+    store *s = NULL;
+    long long bad = 0;
+    int ret = store_open(c->data, 1, &s, &err);
+    if (ret != PD_OK) {
+        ret = fail("cannot open the data folder", &err);
+        goto out;
+    }
+    ret = audit_verify(s, stdout, &bad);
+    if (ret == PD_ECORRUPT) {
+        buf_printf(&err, "entry %lld and everything after it cannot be trusted", bad);
+        ret = fail("the audit log has been tampered with", &err);
+    } else if (ret != PD_OK) {
+        ret = fail("cannot read the audit log", NULL);
+    }
+out:
+    store_close(s);
+    buf_free(&err);
     return ret;
 }
 
@@ -230,6 +257,10 @@ static int cmd_serve(cli *c)
         ret = fail("cannot open the data folder", &err);
         goto out;
     }
+    if ((ret = audit_open(a.store, &a.audit, &err)) != PD_OK) {
+        ret = fail("cannot open the audit log", &err);
+        goto out;
+    }
     if ((ret = catalog_open(a.store, &a.catalog, &err)) != PD_OK) {
         ret = fail("cannot load the catalog", &err);
         goto out;
@@ -256,6 +287,7 @@ out:
     for (int i = 0; i < LIM_COUNT; i++)
         ratelimit_free(a.limiters[i]);
     catalog_free(a.catalog);
+    audit_close(a.audit);
     store_close(a.store);
     config_free(cfg);
     buf_free(&err);

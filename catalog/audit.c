@@ -1,0 +1,350 @@
+#include "audit.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "pd.h"
+
+/*
+ * The chain. hash(n) = BLAKE2b-256(AUDIT_DOMAIN || hash(n-1) || encode(entry n)), hash(0) = 32
+ * zero bytes. encode() is canonical: seq as 8 bytes big-endian, then every text field as its
+ * length (8 bytes big-endian) and its bytes, in a fixed order, and the health-data flag as one
+ * byte; no two different entries encode alike, so no field can be shifted into another.
+ *
+ * What the chain shows and what it cannot:
+ * - an edited field, a forged hash, a deleted, inserted or reordered entry in the middle: the
+ *   first entry that does not recompute or does not link is named by audit_verify;
+ * - entries cut off the END of the log leave a shorter chain that is still intact: a chain
+ *   cannot show that. audit_verify prints the head (seq and hash); a head recorded elsewhere
+ *   (a log line, a ticket, a printout) shows a cut-off later. The same holds for someone who
+ *   rewrites the whole tail from an entry on and recomputes every hash after it (the hash is
+ *   unkeyed): only an externally recorded head shows that. The database itself is encrypted
+ *   and authenticated page by page, so both need the key in the first place.
+ */
+static const char AUDIT_DOMAIN[] = "pharmdesk audit log v1"; /* hashed with its NUL */
+
+/*
+ * Group commit. audit_append queues its entry (a node on the caller's stack: the caller waits)
+ * and sleeps; one writer thread takes up to AUDIT_BATCH_MAX queued entries, chains them in
+ * queue order and commits them in one transaction (one WAL sync), then wakes their callers.
+ * There is no fixed wait before a commit: while one batch syncs, the next one gathers, so one
+ * caller alone waits one sync and many callers share one, without added latency.
+ *
+ * Durability: an append returns 0 only after its batch committed with synchronous=FULL. A crash
+ * at the worst moment (mid-commit) loses the batch in flight and the queued entries, whose
+ * callers have not returned yet, so have sent no answer: nothing acknowledged is lost, and
+ * SQLite's atomic commit leaves either the whole batch or none of it, never half a chain.
+ */
+#define AUDIT_BATCH_MAX 256
+#define AUDIT_RETRIES 3 /* re-chaining after another process appended */
+
+typedef struct pending {
+    const audit_entry *e; /* the caller's, valid while it waits */
+    char at[32];
+    int done, status;
+    struct pending *next;
+} pending;
+
+struct audit {
+    store *s;
+    pthread_mutex_t lock;
+    pthread_cond_t work;     /* to the writer: entries queued, or closing */
+    pthread_cond_t finished; /* to appenders and flushers: a batch is done */
+    pending *head, *tail;
+    int busy;    /* the writer holds a batch */
+    int closing; /* audit_close began: no new appends */
+    pthread_t writer;
+    /* the writer's alone: the chain's head as committed */
+    long long last_seq;
+    unsigned char last_hash[AUDIT_HASH_BYTES];
+    long long batches, entries;
+};
+
+static const char *nz(const char *s)
+{
+    return s ? s : "";
+}
+
+static void put_u64(crypto_generichash_state *st, unsigned long long v)
+{
+    unsigned char b[8];
+    for (int i = 7; i >= 0; i--) {
+        b[i] = (unsigned char)(v & 0xFF);
+        v >>= 8;
+    }
+    crypto_generichash_update(st, b, sizeof b);
+}
+
+static void put_str(crypto_generichash_state *st, const char *s)
+{
+    size_t n = strlen(nz(s));
+    put_u64(st, n);
+    crypto_generichash_update(st, (const unsigned char *)nz(s), n);
+}
+
+void audit_entry_hash(const audit_entry *e, unsigned char out[AUDIT_HASH_BYTES])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, AUDIT_HASH_BYTES);
+    crypto_generichash_update(&st, (const unsigned char *)AUDIT_DOMAIN, sizeof AUDIT_DOMAIN);
+    crypto_generichash_update(&st, e->prev_hash, AUDIT_HASH_BYTES);
+    put_u64(&st, (unsigned long long)e->seq);
+    put_str(&st, e->at);
+    put_str(&st, e->kind);
+    put_str(&st, e->conversation);
+    put_str(&st, e->decision);
+    put_str(&st, e->intent);
+    put_str(&st, e->rule);
+    put_str(&st, e->policy_version);
+    unsigned char hd = e->health_data ? 1 : 0;
+    crypto_generichash_update(&st, &hd, 1);
+    put_str(&st, e->detail);
+    crypto_generichash_final(&st, out, AUDIT_HASH_BYTES);
+}
+
+/* now in UTC, ISO 8601 with milliseconds */
+static void now_iso(char out[32])
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03dZ", (int)(ts.tv_nsec / 1000000));
+}
+
+/* chains taken[0..n) after the head into batch[] and commits it; re-chains when another
+ * process moved the head meanwhile */
+static int commit_batch(audit *a, pending **taken, audit_entry *batch, size_t n)
+{
+    int ret = PD_EDB;
+    for (int attempt = 0; attempt < AUDIT_RETRIES; attempt++) {
+        const unsigned char *prev = a->last_hash;
+        for (size_t i = 0; i < n; i++) {
+            audit_entry *b = &batch[i];
+            *b = *taken[i]->e;
+            b->seq = a->last_seq + 1 + (long long)i;
+            b->at = taken[i]->at;
+            b->health_data = b->health_data ? 1 : 0;
+            b->bad_encoding = 0;
+            memcpy(b->prev_hash, prev, AUDIT_HASH_BYTES);
+            audit_entry_hash(b, b->hash);
+            prev = b->hash;
+        }
+        ret = store_audit_append_batch(a->s, batch, n);
+        if (ret == PD_OK) {
+            a->last_seq = batch[n - 1].seq;
+            memcpy(a->last_hash, batch[n - 1].hash, AUDIT_HASH_BYTES);
+            a->batches++;
+            a->entries += (long long)n;
+            return PD_OK;
+        }
+        /* PD_EEXIST: the head moved (another process); any other failure may have left us
+         * unsure of it too: read it again, then retry only the former */
+        int r = store_audit_last(a->s, &a->last_seq, a->last_hash);
+        if (ret != PD_EEXIST || r != PD_OK)
+            break;
+    }
+    log_error("event=audit_commit_failed entries=%zu err=\"%s\"", n, pd_strerror(ret));
+    return ret == PD_EEXIST ? PD_EBUSY : ret;
+}
+
+static void *writer_main(void *arg)
+{
+    audit *a = arg;
+    audit_entry batch[AUDIT_BATCH_MAX]; /* about 40 KiB of the writer's own stack */
+    pending *taken[AUDIT_BATCH_MAX];
+
+    pthread_mutex_lock(&a->lock);
+    for (;;) {
+        while (!a->head && !a->closing)
+            pthread_cond_wait(&a->work, &a->lock);
+        if (!a->head)
+            break; /* closing, and the queue is drained */
+        size_t n = 0;
+        while (a->head && n < AUDIT_BATCH_MAX) {
+            taken[n++] = a->head;
+            a->head = a->head->next;
+        }
+        if (!a->head)
+            a->tail = NULL;
+        a->busy = 1;
+        pthread_mutex_unlock(&a->lock);
+
+        int ret = commit_batch(a, taken, batch, n);
+
+        pthread_mutex_lock(&a->lock);
+        for (size_t i = 0; i < n; i++) {
+            /* after done is set the node may vanish with its caller's stack frame */
+            taken[i]->status = ret;
+            taken[i]->done = 1;
+        }
+        a->busy = 0;
+        pthread_cond_broadcast(&a->finished);
+    }
+    pthread_mutex_unlock(&a->lock);
+    return NULL;
+}
+
+int audit_open(store *s, audit **out, buf *err)
+{
+    audit *a = pd_xcalloc(1, sizeof *a);
+    int ret;
+    a->s = s;
+    if ((ret = store_audit_last(s, &a->last_seq, a->last_hash)) != PD_OK) {
+        buf_printf(err, "cannot read the audit log's last entry: %s (run audit-verify)",
+                   pd_strerror(ret));
+        free(a);
+        return ret;
+    }
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->work, NULL);
+    pthread_cond_init(&a->finished, NULL);
+    if (pthread_create(&a->writer, NULL, writer_main, a) != 0) {
+        buf_printf(err, "cannot start the audit writer thread");
+        pthread_mutex_destroy(&a->lock);
+        pthread_cond_destroy(&a->work);
+        pthread_cond_destroy(&a->finished);
+        free(a);
+        return PD_ENOMEM;
+    }
+    *out = a;
+    return PD_OK;
+}
+
+static int field_ok(const char *s)
+{
+    return !s || strnlen(s, AUDIT_FIELD_MAX + 1) <= AUDIT_FIELD_MAX;
+}
+
+int audit_append(audit *a, const audit_entry *e)
+{
+    const char *fields[] = {e->kind, e->conversation,   e->decision, e->intent,
+                            e->rule, e->policy_version, e->detail};
+    if (!e->kind || !e->kind[0])
+        return PD_EINVAL;
+    for (size_t i = 0; i < PD_ARRAY_LEN(fields); i++)
+        if (!field_ok(fields[i]))
+            return PD_EINVAL;
+
+    pending p = {.e = e};
+    pthread_mutex_lock(&a->lock);
+    if (a->closing) {
+        pthread_mutex_unlock(&a->lock);
+        return PD_EBUSY;
+    }
+    now_iso(p.at); /* under the lock: times follow the queue's order (a clock step aside) */
+    if (a->tail)
+        a->tail->next = &p;
+    else
+        a->head = &p;
+    a->tail = &p;
+    pthread_cond_signal(&a->work);
+    while (!p.done)
+        pthread_cond_wait(&a->finished, &a->lock);
+    pthread_mutex_unlock(&a->lock);
+    return p.status;
+}
+
+int audit_flush(audit *a)
+{
+    pthread_mutex_lock(&a->lock);
+    while (a->head || a->busy)
+        pthread_cond_wait(&a->finished, &a->lock);
+    pthread_mutex_unlock(&a->lock);
+    return PD_OK;
+}
+
+void audit_close(audit *a)
+{
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->lock);
+    a->closing = 1;
+    pthread_cond_signal(&a->work);
+    pthread_mutex_unlock(&a->lock);
+    pthread_join(a->writer, NULL); /* the writer drains the queue first */
+    log_debug("event=audit_closed last_seq=%lld batches=%lld entries=%lld", a->last_seq, a->batches,
+              a->entries);
+    pthread_mutex_destroy(&a->lock);
+    pthread_cond_destroy(&a->work);
+    pthread_cond_destroy(&a->finished);
+    free(a);
+}
+
+void audit_stats(audit *a, long long *batches, long long *entries)
+{
+    pthread_mutex_lock(&a->lock);
+    *batches = a->batches;
+    *entries = a->entries;
+    pthread_mutex_unlock(&a->lock);
+}
+
+typedef struct verify_ctx {
+    FILE *report;
+    long long expect; /* the next seq */
+    unsigned char prev[AUDIT_HASH_BYTES];
+    long long first_bad;
+} verify_ctx;
+
+static void hex(const unsigned char *h, char out[2 * AUDIT_HASH_BYTES + 1])
+{
+    sodium_bin2hex(out, 2 * AUDIT_HASH_BYTES + 1, h, AUDIT_HASH_BYTES);
+}
+
+static int verify_cb(const audit_entry *e, void *arg)
+{
+    verify_ctx *c = arg;
+    unsigned char h[AUDIT_HASH_BYTES];
+    const char *why = NULL;
+    long long bad = e->seq;
+
+    if (e->seq != c->expect) {
+        bad = c->expect;
+        why = e->seq > c->expect ? "is missing (deleted or renumbered)"
+                                 : "is out of sequence (renumbered)";
+    } else if (e->bad_encoding) {
+        why = "has a malformed column (written outside pharmdesk)";
+    } else if (memcmp(e->prev_hash, c->prev, AUDIT_HASH_BYTES) != 0) {
+        why = "does not link to the entry before it (entries deleted, reordered or rewritten)";
+    } else {
+        audit_entry_hash(e, h);
+        if (memcmp(h, e->hash, AUDIT_HASH_BYTES) != 0)
+            why = "does not match its hash (a field edited or the hash forged)";
+    }
+    if (why) {
+        c->first_bad = bad;
+        if (c->report)
+            fprintf(c->report,
+                    "audit log broken: entry %lld %s (found seq %lld); entries from "
+                    "%lld on cannot be trusted\n",
+                    bad, why, e->seq, bad);
+        return PD_ECORRUPT;
+    }
+    memcpy(c->prev, e->hash, AUDIT_HASH_BYTES);
+    c->expect++;
+    return 0;
+}
+
+int audit_verify(store *s, FILE *report, long long *first_bad)
+{
+    verify_ctx c = {.report = report, .expect = 1, .first_bad = 0};
+    int ret = store_audit_foreach(s, verify_cb, &c);
+    if (first_bad)
+        *first_bad = c.first_bad;
+    if (ret == PD_OK && report) {
+        char h[2 * AUDIT_HASH_BYTES + 1];
+        hex(c.prev, h);
+        fprintf(report,
+                "audit log intact: %lld entries, head seq %lld hash %s\n"
+                "(a chain cannot show entries cut off its end: compare this head with one "
+                "recorded earlier)\n",
+                c.expect - 1, c.expect - 1, h);
+    } else if (ret != PD_OK && ret != PD_ECORRUPT && report) {
+        fprintf(report, "audit log unreadable: %s\n", pd_strerror(ret));
+    }
+    return ret;
+}
