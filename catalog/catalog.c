@@ -168,6 +168,12 @@ int catalog_get(catalog *c, uint32_t pzn, product **out)
 
 int catalog_search(catalog *c, const char *q, size_t len, size_t limit, product **out, size_t *n)
 {
+    return catalog_search_close(c, q, len, limit, 0.0f, out, n);
+}
+
+int catalog_search_close(catalog *c, const char *q, size_t len, size_t limit, float min_rel,
+                         product **out, size_t *n)
+{
     search_hit hits[CATALOG_MAX_RESULTS];
     uint32_t pzns[CATALOG_MAX_RESULTS];
     product *rows[CATALOG_MAX_RESULTS];
@@ -183,6 +189,8 @@ int catalog_search(catalog *c, const char *q, size_t len, size_t limit, product 
     size_t nh = search_query(r->ix, q, len, hits, limit);
     unref(c, r);
 
+    while (nh > 1 && min_rel > 0 && hits[nh - 1].score < min_rel * hits[0].score)
+        nh--;
     for (size_t i = 0; i < nh; i++)
         pzns[i] = hits[i].pzn;
     int ret = store_products_get(c->s, pzns, nh, rows);

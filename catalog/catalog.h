@@ -26,6 +26,11 @@ int catalog_get(catalog *c, uint32_t pzn, product **out);
 /* best first; *n products written to out (at most limit <= CATALOG_MAX_RESULTS); free() each */
 int catalog_search(catalog *c, const char *q, size_t len, size_t limit, product **out, size_t *n);
 
+/* like catalog_search, keeping only hits that score at least min_rel times the best one: the
+ * products that fit nearly as well as the best, for a reply that names them */
+int catalog_search_close(catalog *c, const char *q, size_t len, size_t limit, float min_rel,
+                         product **out, size_t *n);
+
 /* rebuilds the index when the store's catalog generation changed (or always, with force) */
 int catalog_refresh(catalog *c, int force);
 

@@ -9,6 +9,8 @@
 #include "audit.h"
 #include "catalog.h"
 #include "config.h"
+#include "convo.h"
+#include "policy.h"
 #include "http.h"
 #include "ratelimit.h"
 #include "store.h"
@@ -22,6 +24,8 @@ typedef struct app {
     store *store;
     catalog *catalog;
     audit *audit;
+    policy *policy;
+    convo_table *convos;
     ratelimit *limiters[LIM_COUNT];
 } app;
 

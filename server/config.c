@@ -11,6 +11,10 @@
 #include "pd.h"
 #include "text.h"
 
+#ifndef PD_POLICIES_DIR
+#define PD_POLICIES_DIR "policies" /* the build sets the source tree's folder */
+#endif
+
 const char *const config_weekdays[7] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
 
 enum ctype { CT_STR, CT_INT, CT_BOOL, CT_LIST, CT_HOURS };
@@ -40,6 +44,7 @@ static const key_def keys[] = {
     {"listen", CT_STR, OFF(listen), "127.0.0.1:8080", 0, 0, 0, v_listen},
     {"threads", CT_INT, OFF(threads), NULL, 4, 1, 64, NULL},
     {"log_level", CT_STR, OFF(log_level), "info", 0, 0, 0, v_log_level},
+    {"policies_dir", CT_STR, OFF(policies_dir), PD_POLICIES_DIR, 0, 0, 0, v_nonempty},
     {"pharmacy.name", CT_STR, OFF(pharmacy.name), "Apotheke am Markt (Demo)", 0, 0, 0, v_nonempty},
     {"pharmacy.address", CT_STR, OFF(pharmacy.address), "Marktplatz 1, 10115 Berlin", 0, 0, 0,
      v_nonempty},

@@ -28,6 +28,7 @@ typedef struct config {
     int listen_port;
     int threads;
     char *log_level;
+    char *policies_dir;
     struct {
         char *name, *address, *phone, *email, *website;
     } pharmacy;

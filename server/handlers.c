@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "app.h"
+#include "assistant.h"
+#include "jsonin.h"
 #include "log.h"
 #include "pd.h"
 #include "pzn.h"
@@ -156,11 +158,92 @@ static void h_products_search(http_req *req, void *ctx)
     search_reply(req, ctx, q->valuestring, limit);
 }
 
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static int blank(const char *s)
+{
+    for (; *s; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+            return 0;
+    return 1;
+}
+
+static void h_inquiry(http_req *req, void *ctx)
+{
+    app *a = ctx;
+    const cJSON *body = http_json(req);
+    const char *msg = NULL, *conv = NULL, *lang = NULL, *why = NULL;
+    assistant_out out;
+    int rc = jsonin_get_string(body, "message", 1, ASSISTANT_MAX_MESSAGE * 4, &msg, &why);
+    if (rc == PD_ETOOBIG || (rc == PD_OK && utf8_chars(msg) > ASSISTANT_MAX_MESSAGE)) {
+        http_reply_error(req, 422, "message_too_long",
+                         "Please shorten your message to 2,000 characters or call us.");
+        return;
+    }
+    if (rc != PD_OK || jsonin_get_string(body, "conversation", 0, 64, &conv, &why) != PD_OK ||
+        jsonin_get_string(body, "lang", 0, 8, &lang, &why) != PD_OK) {
+        http_reply_error(req, 400, "bad_request", why ? why : "Invalid request.");
+        return;
+    }
+    if (lang && strcmp(lang, "de") != 0 && strcmp(lang, "en") != 0) {
+        http_reply_error(req, 400, "bad_lang", "lang must be \"de\" or \"en\".");
+        return;
+    }
+    if (blank(msg)) {
+        http_reply_error(req, 422, "empty_message", "Please write your question.");
+        return;
+    }
+    if ((rc = assistant_answer(a, msg, strlen(msg), conv, lang, &out)) != PD_OK) {
+        http_reply_error(req, 503, "unavailable",
+                         "The assistant cannot answer right now; please try again or call us.");
+        return;
+    }
+    const policy_result *r = &out.res;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "conversation", out.convo.id);
+    cJSON_AddStringToObject(o, "decision", policy_decision_name(r->decision));
+    cJSON_AddStringToObject(o, "intent", policy_intent_name(r->intent));
+    cJSON_AddBoolToObject(o, "health_data", r->health_data);
+    cJSON_AddStringToObject(o, "reply", buf_cstr(&out.reply));
+    cJSON_AddStringToObject(o, "disclosure", buf_cstr(&out.disclosure));
+    cJSON_AddStringToObject(o, "lang", out.lang);
+    cJSON *arr = cJSON_AddArrayToObject(o, "products");
+    for (size_t i = 0; i < out.nproducts; i++)
+        cJSON_AddItemToArray(arr, product_json(out.products[i]));
+    if (out.order_number[0] && r->intent == POLICY_ORDER_STATUS) {
+        /* the number the customer named, nothing about the order before verification */
+        cJSON *ord = cJSON_AddObjectToObject(o, "order");
+        cJSON_AddStringToObject(ord, "order_number", out.order_number);
+        cJSON_AddStringToObject(ord, "verification", "postcode_required");
+    } else {
+        cJSON_AddNullToObject(o, "order");
+    }
+    if (r->decision != POLICY_ANSWER) {
+        cJSON *h = cJSON_AddObjectToObject(o, "handoff");
+        cJSON_AddBoolToObject(h, "offered", 1);
+        cJSON_AddBoolToObject(h, "consent_required", r->health_data);
+    } else {
+        cJSON_AddNullToObject(o, "handoff");
+    }
+    cJSON *pol = cJSON_AddObjectToObject(o, "policy");
+    cJSON_AddStringToObject(pol, "version", policy_version(a->policy));
+    cJSON_AddStringToObject(pol, "rule", r->rule ? r->rule : "");
+    assistant_out_free(&out);
+    http_reply_json(req, 200, o);
+}
+
 const http_route app_routes[] = {
     {HTTP_GET, "/api/v1/health", h_health, 0, HTTP_API, -1},
     {HTTP_GET, "/api/v1/products", h_products, 0, HTTP_API, LIM_SEARCH},
     {HTTP_POST, "/api/v1/products/search", h_products_search, HTTP_PUBLIC_BODY_LIMIT, HTTP_API,
      LIM_SEARCH},
     {HTTP_GET, "/api/v1/products/{pzn}", h_product, 0, HTTP_API, -1},
+    {HTTP_POST, "/api/v1/inquiries", h_inquiry, HTTP_PUBLIC_BODY_LIMIT, HTTP_API, LIM_INQUIRY},
 };
 const size_t app_nroutes = PD_ARRAY_LEN(app_routes);

@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "assistant.h"
+#include "jsonin.h"
+#include "pzn.h"
 #include "audit.h"
 #include "import.h"
 #include "keys.h"
@@ -44,6 +47,7 @@ static int cmd_serve(cli *c);
 static int cmd_backup(cli *c);
 static int cmd_check(cli *c);
 static int cmd_audit_verify(cli *c);
+static int cmd_classify(cli *c);
 static int cmd_rekey(cli *c);
 
 static const command commands[] = {
@@ -52,6 +56,8 @@ static const command commands[] = {
     {"import-orders", 1, cmd_import_orders, "import-orders FILE.csv [--data DIR]"},
     {"backup", 1, cmd_backup, "backup DEST [--data DIR]"},
     {"check", 0, cmd_check, "check [--data DIR]   (key, every page and the database's structure)"},
+    {"classify", 0, cmd_classify,
+     "classify [--config FILE] [--data DIR] < lines of {\"id\",\"text\"}"},
     {"audit-verify", 0, cmd_audit_verify,
      "audit-verify [--data DIR]   (recomputes the audit log's hash chain)"},
     {"rekey", 0, cmd_rekey,
@@ -125,6 +131,93 @@ out:
     store_close(s);
     buf_free(&err);
     buf_free(&result);
+    return ret;
+}
+
+/* one input line: {"id","text"} -> one output line, or an error line naming the problem */
+static void classify_line(app *a, const char *line, size_t len, long lineno)
+{
+    cJSON *in = NULL, *out = cJSON_CreateObject();
+    const char *why = NULL, *text = NULL;
+    const cJSON *id;
+    policy_result r;
+    uint32_t pzns[ASSISTANT_MAX_PRODUCTS];
+    size_t npzns = 0;
+    char orderno[16], pzn[9];
+    if (jsonin_parse_object(line, len, &in, &why) != PD_OK ||
+        jsonin_get_string(in, "text", 1, 64 * 1024, &text, &why) != PD_OK) {
+        cJSON_AddNumberToObject(out, "line", (double)lineno);
+        cJSON_AddStringToObject(out, "error", why ? why : "not a JSON object");
+        goto print;
+    }
+    if ((id = cJSON_GetObjectItemCaseSensitive(in, "id")) != NULL)
+        cJSON_AddItemToObject(out, "id", cJSON_Duplicate(id, 1));
+    if (assistant_classify(a, text, strlen(text), &r, pzns, &npzns, orderno) != PD_OK) {
+        cJSON_AddStringToObject(out, "error", "the catalog could not be searched");
+        goto print;
+    }
+    cJSON_AddStringToObject(out, "decision", policy_decision_name(r.decision));
+    cJSON_AddStringToObject(out, "intent", policy_intent_name(r.intent));
+    cJSON_AddBoolToObject(out, "health_data", r.health_data);
+    cJSON *arr = cJSON_AddArrayToObject(out, "pzns");
+    for (size_t i = 0; i < npzns; i++) {
+        pzn_format(pzns[i], pzn);
+        cJSON_AddItemToArray(arr, cJSON_CreateString(pzn));
+    }
+    if (orderno[0])
+        cJSON_AddStringToObject(out, "order_number", orderno);
+    else
+        cJSON_AddNullToObject(out, "order_number");
+    cJSON_AddStringToObject(out, "rule", r.rule ? r.rule : "");
+print:;
+    char *s = cJSON_PrintUnformatted(out);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+    cJSON_Delete(in);
+    cJSON_Delete(out);
+}
+
+static int cmd_classify(cli *c)
+{
+    buf err = BUF_INIT;
+    config *cfg = NULL;
+    app a = {0};
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long lineno = 0;
+    int ret = config_load(c->config, &cfg, &err);
+    if (ret != PD_OK) {
+        ret = fail("invalid configuration", &err);
+        goto out;
+    }
+    a.cfg = cfg;
+    if ((ret = policy_load(cfg->policies_dir, &a.policy, &err)) != PD_OK) {
+        ret = fail("cannot load the policies", &err);
+        goto out;
+    }
+    if ((ret = store_open(c->data, 1, &a.store, &err)) != PD_OK ||
+        (ret = catalog_open(a.store, &a.catalog, &err)) != PD_OK) {
+        ret = fail("cannot open the catalog", &err);
+        goto out;
+    }
+    while ((n = getline(&line, &cap, stdin)) > 0) {
+        lineno++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (n > 0)
+            classify_line(&a, line, (size_t)n, lineno);
+    }
+    fflush(stdout);
+out:
+    free(line);
+    catalog_free(a.catalog);
+    store_close(a.store);
+    policy_free(a.policy);
+    config_free(cfg);
+    buf_free(&err);
     return ret;
 }
 
@@ -238,8 +331,12 @@ static int cmd_serve(cli *c)
         goto out;
     }
     if (c->check_config) {
-        printf("configuration ok%s%s\n", c->config ? ": " : " (defaults)",
-               c->config ? c->config : "");
+        if ((ret = policy_load(cfg->policies_dir, &a.policy, &err)) != PD_OK) {
+            ret = fail("invalid policies", &err);
+            goto out;
+        }
+        printf("configuration ok%s%s; policies %s (version %s)\n", c->config ? ": " : " (defaults)",
+               c->config ? c->config : "", cfg->policies_dir, policy_version(a.policy));
         goto out;
     }
     log_set_level(level_of(cfg->log_level));
@@ -261,6 +358,11 @@ static int cmd_serve(cli *c)
         ret = fail("cannot open the audit log", &err);
         goto out;
     }
+    if ((ret = policy_load(cfg->policies_dir, &a.policy, &err)) != PD_OK) {
+        ret = fail("cannot load the policies", &err);
+        goto out;
+    }
+    a.convos = convo_new(10000, 30 * 60);
     if ((ret = catalog_open(a.store, &a.catalog, &err)) != PD_OK) {
         ret = fail("cannot load the catalog", &err);
         goto out;
@@ -287,6 +389,8 @@ out:
     for (int i = 0; i < LIM_COUNT; i++)
         ratelimit_free(a.limiters[i]);
     catalog_free(a.catalog);
+    policy_free(a.policy);
+    convo_free(a.convos);
     audit_close(a.audit);
     store_close(a.store);
     config_free(cfg);
@@ -364,7 +468,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "pharmdesk: usage: pharmdesk %s\n", commands[i].usage);
             return 2;
         }
-        if ((c.check_config || c.listen || c.config) && commands[i].run != cmd_serve) {
+        if (((c.check_config || c.listen) && commands[i].run != cmd_serve) ||
+            (c.config && commands[i].run != cmd_serve && commands[i].run != cmd_classify)) {
             fprintf(stderr, "pharmdesk: --listen, --config and --check-config belong to serve\n");
             return 2;
         }
