@@ -54,7 +54,7 @@ def main():
             json.dump({
                 "allowed_origins": ["https://www.apotheke.example"],
                 "trusted_proxies": ["127.0.0.1"],
-                "rate_limit": {"searches_per_minute": 40},
+                "rate_limit": {"searches_per_minute": 40, "inquiries_per_minute": 30},
                 "threads": 2,
             }, f)
         srv = Server(binary, data, cfg).start()
@@ -264,6 +264,59 @@ def main():
         s, h, b = srv.request("GET", f"/api/v1/products/{unknown}")
         t.eq(s, 200, "new product by PZN")
 
+        # --- inquiries: the guard decides, every answer discloses the automation
+        xff = {"X-Forwarded-For": "198.51.100.20"}
+        inquiry_fields = {"conversation", "decision", "intent", "health_data", "reply", "disclosure",
+                          "products", "order", "handoff", "policy"}
+        s, h, b = srv.request("POST", "/api/v1/inquiries",
+                              {"message": "Haben Sie Ibuprofen 400 vorrätig?"}, headers=xff)
+        t.eq(s, 200, "inquiry status")
+        t.check(inquiry_fields <= set(b), f"inquiry fields {sorted(b)}")
+        t.eq((b["decision"], b["intent"], b["health_data"]), ("answer", "availability", False),
+             "availability question answered")
+        t.check(b["products"] and b["products"][0]["pzn"] == "81287667", "best product first")
+        t.check("Ibuprofen AL 400" in b["reply"], "reply names the product")
+        t.check(b["disclosure"].strip() != "", "disclosure never empty")
+        t.check(b["policy"]["version"] and b["policy"]["rule"], "policy version and rule")
+        conv = b["conversation"]
+        t.check(isinstance(conv, str) and len(conv) == 26, "conversation id")
+        s, h, b = srv.request("POST", "/api/v1/inquiries",
+                              {"message": "Und Paracetamol?", "conversation": conv}, headers=xff)
+        t.eq(b.get("conversation"), conv, "conversation continues")
+        s, h, b = srv.request("POST", "/api/v1/inquiries",
+                              {"message": "Mein Sohn hat 15 Tabletten Paracetamol geschluckt!"},
+                              headers=xff)
+        t.eq(b["decision"], "emergency", "poisoning is an emergency")
+        t.check(b["reply"].lstrip().startswith(("112", "Bitte rufen Sie sofort den Notruf 112"))
+                and "030 19240" in b["reply"], f"112 and poison control first: {b['reply'][:80]}")
+        s, h, b = srv.request("POST", "/api/v1/inquiries",
+                              {"message": "Was hilft gegen Kopfschmerzen?"}, headers=xff)
+        t.eq((b["decision"], b["intent"]), ("refuse", "medical_advice"), "advice refused")
+        t.eq(b["products"], [], "a refusal recommends no product")
+        t.check(b["handoff"] and b["handoff"]["offered"], "a pharmacist is offered")
+        s, h, b = srv.request("POST", "/api/v1/inquiries",
+                              {"message": "When are you open on Saturday?", "lang": "en"}, headers=xff)
+        t.eq((b["decision"], b["intent"]), ("answer", "general"), "opening hours")
+        t.check("09:00" in b["reply"] and "Sat" in b["reply"], f"hours from config: {b['reply']!r}")
+        t.check("automated" in b["disclosure"], "English disclosure")
+        for body, status, code in [({"message": "x" * 2001}, 422, "message_too_long"),
+                                   ({"message": "   "}, 422, "empty_message"),
+                                   ({}, 400, "bad_request"),
+                                   ({"message": 5}, 400, "bad_request"),
+                                   ({"message": "Hallo", "lang": "fr"}, 400, "bad_lang"),
+                                   ({"message": "Hallo", "conversation": 7}, 400, "bad_request")]:
+            s, h, b = srv.request("POST", "/api/v1/inquiries", body, headers=xff)
+            check_error(t, s, h, b, status, code, f"inquiry {str(body)[:40]}")
+        s, h, b = srv.request("POST", "/api/v1/inquiries", {"message": "ä" * 2000}, headers=xff)
+        t.eq(s, 200, "2,000 characters (4,000 bytes) are fine")
+        # the per-client limit (20 per minute by default, configured 30 here)
+        lim = {"X-Forwarded-For": "203.0.113.50"}
+        got = [srv.request("POST", "/api/v1/inquiries", {"message": "Hallo"}, headers=lim)[0]
+               for _ in range(30)]
+        t.eq(set(got), {200}, "30 inquiries within the limit")
+        s, h, b = srv.request("POST", "/api/v1/inquiries", {"message": "Hallo"}, headers=lim)
+        check_error(t, s, h, b, 429, "rate_limited", "31st inquiry")
+
         # --- hostile input never crashes the server
         for raw in [b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
                     b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 100000 + b"\r\n\r\n",
@@ -289,12 +342,15 @@ def main():
         log = srv.stderr()
         t.check("route=/api/v1/products/{pzn} status=200" in log, "request log names the route")
         t.check("Ibuprofn" not in log and "Zzyzxofen" not in log, "no search text in the log")
+        t.check("Kopfschmerzen" not in log and "geschluckt" not in log, "no message text in the log")
         t.check("198.51.100" not in log, "no client addresses in the log")
 
         # --- graceful stop
         rc = srv.stop()
         t.eq(rc, 0, "SIGTERM stops cleanly with exit 0")
         t.check("event=stopped" in srv.stderr(), "stop is logged")
+        rc, out, err = run(binary, "audit-verify", data=data)
+        t.check(rc == 0 and "intact" in out, f"audit log intact after the inquiries: {out} {err}")
         srv2 = Server(binary, data).start()
         t.eq(srv2.request("GET", "/api/v1/health")[0], 200, "restart after stop")
         t.eq(srv2.stop(sig=2), 0, "SIGINT stops cleanly")
