@@ -3,13 +3,15 @@
 #
 # Generates the synthetic 200,000-product catalog (cached between runs, regenerated when
 # gen_catalog.py changes), runs search_bench (import, index build, queries against a linear-scan
-# baseline) and http_bench.sh (wrk against the real server, health as the baseline), prints the
-# results and writes them to bench/results.txt. Timing numbers depend on the machine and its
-# load; compare the ratios, which are measured against a baseline in the same run.
+# baseline), crypto_bench (the same workload on a plain and on an encrypted store, the plain one
+# as the baseline) and http_bench.sh (wrk against the real server, health as the baseline),
+# prints the results and writes them to bench/results.txt. Timing numbers depend on the machine
+# and its load; compare the ratios, which are measured against a baseline in the same run.
 #
 # Environment: PD_BENCH_ROWS (200000), PD_BENCH_SEED (1), PD_BENCH_QUERIES (2000),
-# PD_BENCH_BASELINE_QUERIES (400), PD_BENCH_CACHE (${TMPDIR:-/tmp}/pharmdesk-bench),
-# PD_BENCH_DURATION (wrk duration, 10s).
+# PD_BENCH_BASELINE_QUERIES (400), PD_BENCH_CRYPTO_SEARCHES (10000), PD_BENCH_CRYPTO_WRITES
+# (10000), PD_BENCH_CACHE (${TMPDIR:-/tmp}/pharmdesk-bench), PD_BENCH_DURATION (wrk duration,
+# 10s).
 set -eu
 
 build="${1:?usage: bench/run.sh BUILD_DIR}"
@@ -18,10 +20,12 @@ rows="${PD_BENCH_ROWS:-200000}"
 seed="${PD_BENCH_SEED:-1}"
 queries="${PD_BENCH_QUERIES:-2000}"
 baseline="${PD_BENCH_BASELINE_QUERIES:-400}"
+crypto_searches="${PD_BENCH_CRYPTO_SEARCHES:-10000}"
+crypto_writes="${PD_BENCH_CRYPTO_WRITES:-10000}"
 cache="${PD_BENCH_CACHE:-${TMPDIR:-/tmp}/pharmdesk-bench}"
 out="$here/results.txt"
 
-for b in search_bench pharmdesk; do
+for b in search_bench crypto_bench pharmdesk; do
     [ -x "$build/$b" ] || { echo "run.sh: no $build/$b; build first (make build)" >&2; exit 2; }
 done
 
@@ -49,6 +53,13 @@ cat "$tmp"
 # each tool writes to a file first, so that its exit code counts (sh has no pipefail)
 echo "running search_bench ..." >&2
 if ! "$build/search_bench" "$catalog" "$queries" "$baseline" >"$tmp.out" 2>"$tmp.err"; then
+    cat "$tmp.out" "$tmp.err" >&2
+    exit 1
+fi
+{ cat "$tmp.out"; echo; } | tee -a "$tmp"
+
+echo "running crypto_bench (plain and encrypted store, about 45 s) ..." >&2
+if ! "$build/crypto_bench" "$catalog" "$crypto_searches" "$crypto_writes" >"$tmp.out" 2>"$tmp.err"; then
     cat "$tmp.out" "$tmp.err" >&2
     exit 1
 fi

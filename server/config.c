@@ -72,7 +72,7 @@ static const key_def keys[] = {
      0, 0, 0, v_nonempty},
     {"allowed_origins", CT_LIST, OFF(allowed_origins), "", 0, 0, 0, v_origin},
     {"trusted_proxies", CT_LIST, OFF(trusted_proxies), "", 0, 0, 0, v_ip},
-    {"rate_limit.inquiries_per_minute", CT_INT, OFF(rate_limit.inquiries_per_minute), NULL, 20, 0,
+    {"rate_limit.inquiries_per_minute", CT_INT, OFF(rate_limit.inquiries_per_minute), NULL, 30, 0,
      100000, NULL},
     {"rate_limit.searches_per_minute", CT_INT, OFF(rate_limit.searches_per_minute), NULL, 120, 0,
      100000, NULL},

@@ -32,7 +32,7 @@ int main(int argc, char **argv)
     if (c) {
         CHECK_EQ_STR(c->listen_host, "127.0.0.1");
         CHECK_EQ_INT(c->listen_port, 8080);
-        CHECK_EQ_INT(c->rate_limit.inquiries_per_minute, 20);
+        CHECK_EQ_INT(c->rate_limit.inquiries_per_minute, 30);
         CHECK_EQ_INT(c->hours[2].nspans, 2);
         CHECK_EQ_INT(c->hours[6].nspans, 0);
         CHECK_EQ_INT(c->trusted_proxies.n, 0);
