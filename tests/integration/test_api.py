@@ -287,7 +287,7 @@ def main():
                               {"message": "Mein Sohn hat 15 Tabletten Paracetamol geschluckt!"},
                               headers=xff)
         t.eq(b["decision"], "emergency", "poisoning is an emergency")
-        t.check(b["reply"].lstrip().startswith(("112", "Bitte rufen Sie sofort den Notruf 112"))
+        t.check(b["reply"].lstrip().startswith("112")
                 and "030 19240" in b["reply"], f"112 and poison control first: {b['reply'][:80]}")
         s, h, b = srv.request("POST", "/api/v1/inquiries",
                               {"message": "Was hilft gegen Kopfschmerzen?"}, headers=xff)
