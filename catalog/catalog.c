@@ -166,6 +166,31 @@ int catalog_get(catalog *c, uint32_t pzn, product **out)
     return store_product_get(c->s, pzn, out);
 }
 
+/* ranked hits from the current index; the index may be swapped meanwhile, the hits stay valid */
+static size_t hits_of(catalog *c, const char *q, size_t len, size_t limit, search_hit *hits)
+{
+    if (limit > CATALOG_MAX_RESULTS)
+        limit = CATALOG_MAX_RESULTS;
+    maybe_refresh(c);
+    pthread_mutex_lock(&c->lock);
+    ixref *r = c->cur;
+    r->refs++;
+    pthread_mutex_unlock(&c->lock);
+    size_t nh = search_query(r->ix, q, len, hits, limit);
+    unref(c, r);
+    return nh;
+}
+
+int catalog_match(catalog *c, const char *q, size_t len, size_t limit, uint32_t *pzns, size_t *n)
+{
+    search_hit hits[CATALOG_MAX_RESULTS];
+    size_t nh = hits_of(c, q, len, limit, hits);
+    for (size_t i = 0; i < nh; i++)
+        pzns[i] = hits[i].pzn;
+    *n = nh;
+    return PD_OK;
+}
+
 int catalog_search(catalog *c, const char *q, size_t len, size_t limit, product **out, size_t *n)
 {
     return catalog_search_close(c, q, len, limit, 0.0f, out, n);
@@ -179,15 +204,7 @@ int catalog_search_close(catalog *c, const char *q, size_t len, size_t limit, fl
     product *rows[CATALOG_MAX_RESULTS];
 
     *n = 0;
-    if (limit > CATALOG_MAX_RESULTS)
-        limit = CATALOG_MAX_RESULTS;
-    maybe_refresh(c);
-    pthread_mutex_lock(&c->lock);
-    ixref *r = c->cur;
-    r->refs++;
-    pthread_mutex_unlock(&c->lock);
-    size_t nh = search_query(r->ix, q, len, hits, limit);
-    unref(c, r);
+    size_t nh = hits_of(c, q, len, limit, hits);
 
     while (nh > 1 && min_rel > 0 && hits[nh - 1].score < min_rel * hits[0].score)
         nh--;

@@ -31,6 +31,9 @@ int catalog_search(catalog *c, const char *q, size_t len, size_t limit, product 
 int catalog_search_close(catalog *c, const char *q, size_t len, size_t limit, float min_rel,
                          product **out, size_t *n);
 
+/* the PZNs of the best hits only, without reading the products from the store */
+int catalog_match(catalog *c, const char *q, size_t len, size_t limit, uint32_t *pzns, size_t *n);
+
 /* rebuilds the index when the store's catalog generation changed (or always, with force) */
 int catalog_refresh(catalog *c, int force);
 

@@ -13,9 +13,9 @@
 enum field { F_NAME, F_ALIAS, F_INGREDIENT, F_FORM, F_MANUFACTURER, F_STRENGTH, F_PACK, F_COUNT };
 static const float field_weight[F_COUNT] = {1.0f, 0.95f, 0.8f, 0.45f, 0.35f, 0.3f, 0.2f};
 
-#define MAX_TERM 48           /* longer tokens are not indexed */
-#define MAX_QTOKENS 24        /* query words considered */
-#define MAX_NUMS 4            /* strength numbers kept per product */
+#define MAX_TERM 48    /* longer tokens are not indexed */
+#define MAX_QTOKENS 24 /* query words considered */
+#define MAX_NUMS 4     /* strength numbers kept per product */
 /* A word finds candidates when its postings are few: at most COMMON_MIN, or RARE_FACTOR times
  * those of the query's rarest word, never above COMMON_MAX. Other words only refine the
  * candidates, so a query with one distinctive word touches few products. */
@@ -118,8 +118,9 @@ struct search_index {
     buf lexpool;
     text_token *stop;
     size_t nstop;
-    synonym *syns;
+    synonym *syns; /* sorted by their first word's first byte */
     size_t nsyns;
+    size_t syn_start[257]; /* syns[syn_start[c] .. syn_start[c + 1]) start with byte c */
     /* scratch pool for queries */
     pthread_mutex_t lock;
     scratch *free_scratch;
@@ -260,6 +261,18 @@ static void lexicon_load(search_index *ix, const char *text)
         }
     }
     qsort(ix->stop, ix->nstop, sizeof *ix->stop, cmp_token);
+    /* a stable bucket sort by first byte: synonym_at looks only at its word's bucket */
+    synonym *sorted = pd_xcalloc(ix->nsyns ? ix->nsyns : 1, sizeof *sorted);
+    size_t count[257] = {0};
+    for (size_t i = 0; i < ix->nsyns; i++)
+        count[(unsigned char)ix->syns[i].from[0].p[0] + 1]++;
+    for (int c = 0; c < 256; c++)
+        count[c + 1] += count[c];
+    memcpy(ix->syn_start, count, sizeof count);
+    for (size_t i = 0; i < ix->nsyns; i++)
+        sorted[count[(unsigned char)ix->syns[i].from[0].p[0]]++] = ix->syns[i];
+    free(ix->syns);
+    ix->syns = sorted;
     free(starts);
     free(kinds);
 }
@@ -689,8 +702,13 @@ static void typo_matches(search_index *ix, scratch *s, const char *w, size_t n, 
                 s->termmark[t] = s->termstamp;
                 s->termcount[t] = 0;
             }
-            if (++s->termcount[t] == (uint32_t)need) {
-                int d = osa_distance(w, n, term_str(ix, t), ix->term_len[t], maxd);
+            const char *ts = term_str(ix, t);
+            /* customers rarely mistype the first letter; requiring it (or a swap of the first
+             * two) halves the distance computations on long messages */
+            if (++s->termcount[t] == (uint32_t)need &&
+                (ts[0] == w[0] ||
+                 (n > 1 && ix->term_len[t] > 1 && ts[0] == w[1] && ts[1] == w[0]))) {
+                int d = osa_distance(w, n, ts, ix->term_len[t], maxd);
                 if (d <= maxd)
                     add_match(m, nm, t, d == 1 ? 0.75f : 0.6f);
             }
@@ -869,7 +887,10 @@ static int word_eq(const char *a, size_t la, const char *b, size_t lb)
 {
     if (la == lb && memcmp(a, b, la) == 0)
         return 1;
-    return la >= 6 && lb >= 6 && osa_distance(a, la, b, lb, 1) <= 1;
+    /* cheap rejects first: this runs for every query word against every synonym */
+    if (la < 6 || lb < 6 || a[0] != b[0] || (la > lb ? la - lb : lb - la) > 1)
+        return 0;
+    return osa_distance(a, la, b, lb, 1) <= 1;
 }
 
 /* the longest synonym whose words start at toks[i] (typos of one edit in long words allowed) */
@@ -877,7 +898,8 @@ static const synonym *synonym_at(const search_index *ix, const text_token *toks,
                                  size_t i, int *nfrom)
 {
     const synonym *best = NULL;
-    for (size_t k = 0; k < ix->nsyns; k++) {
+    unsigned char first = (unsigned char)toks[i].p[0];
+    for (size_t k = ix->syn_start[first]; k < ix->syn_start[first + 1]; k++) {
         const synonym *sy = &ix->syns[k];
         if (i + (size_t)sy->nfrom > nt || (best && sy->nfrom <= best->nfrom))
             continue;

@@ -72,22 +72,13 @@ static const char *availability_key(const product *p)
 int assistant_classify(app *a, const char *text, size_t len, policy_result *res, uint32_t *pzns,
                        size_t *npzns, char order_number[16])
 {
-    product *rows[ASSISTANT_MAX_PRODUCTS];
-    size_t n = 0;
     policy_classify(a->policy, text, len, res);
     order_number[0] = '\0';
     orderno_find(text, len, order_number);
     *npzns = 0;
     if (res->intent == POLICY_ORDER_STATUS || res->intent == POLICY_GENERAL)
         return PD_OK; /* no product is meant */
-    int ret = catalog_search(a->catalog, text, len, ASSISTANT_MAX_PRODUCTS, rows, &n);
-    if (ret != PD_OK)
-        return ret;
-    for (size_t i = 0; i < n; i++) {
-        pzns[(*npzns)++] = rows[i]->pzn;
-        free(rows[i]);
-    }
-    return PD_OK;
+    return catalog_match(a->catalog, text, len, ASSISTANT_MAX_PRODUCTS, pzns, npzns);
 }
 
 int assistant_answer(app *a, const char *text, size_t len, const char *conversation,
