@@ -59,7 +59,8 @@ fi
 { cat "$tmp.out"; echo; } | tee -a "$tmp"
 
 echo "running crypto_bench (plain and encrypted store, about 45 s) ..." >&2
-if ! "$build/crypto_bench" "$catalog" "$crypto_searches" "$crypto_writes" >"$tmp.out" 2>"$tmp.err"; then
+if ! "$build/crypto_bench" "$catalog" "$crypto_searches" "$crypto_writes" \
+    >"$tmp.out" 2>"$tmp.err"; then
     cat "$tmp.out" "$tmp.err" >&2
     exit 1
 fi
