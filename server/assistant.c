@@ -142,6 +142,9 @@ int assistant_answer(app *a, const char *text, size_t len, const char *conversat
             }
             v.product = NULL;
             buf_free(&label);
+            /* several fit: ask which one rather than guess */
+            if (out->nproducts > 1)
+                say(a, "availability.which", out->lang, &v, &out->reply);
         } else if (r->intent == POLICY_ORDER_STATUS) {
             /* nothing about an order before the customer is verified */
             say(a, "order.ask_number", out->lang, &v, &out->reply);

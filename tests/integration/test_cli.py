@@ -98,6 +98,20 @@ def main():
             rc, out, err = run(binary, "serve", "--check-config", "--config", badcfg, data=data)
             t.eq(rc, 1, f"bad config {text!r}")
             t.check(word in err, f"error names {word!r}: {err!r}")
+        # a broken policy file stops the start, naming file and line
+        import shutil
+        pol = os.path.join(tmp, "policies")
+        shutil.copytree(os.path.join(repo, "policies"), pol)
+        rules = sorted(f for f in os.listdir(os.path.join(pol, "rules")) if f.endswith(".rules"))
+        with open(os.path.join(pol, "rules", rules[-1]), "a") as f:
+            f.write("rule broken.rule answer nonsense_intent: @nowhere\n")
+        with open(badcfg, "w") as f:
+            json.dump({"policies_dir": pol}, f)
+        rc, out, err = run(binary, "serve", "--check-config", "--config", badcfg, data=data)
+        t.eq(rc, 1, "broken policy file refused")
+        t.check(rules[-1] in err and ":" in err, f"names the policy file and line: {err!r}")
+        rc, out, err = run(binary, "serve", "--listen", "127.0.0.1:0", "--config", badcfg, data=data)
+        t.eq(rc, 1, "serve does not start with a broken policy")
         rc, out, err = run(binary, "serve", "--listen", "nohost:80", data=data)
         t.eq(rc, 1, "bad --listen")
         t.check("--listen" in err, f"names --listen: {err!r}")
