@@ -11,9 +11,16 @@
 
 #include "pd.h"
 
-/* the kdf file: magic, version, Argon2id limits and the salt; nothing secret */
-#define KDF_MAGIC "PDKDF1\n"
-#define KDF_SIZE (8 + 8 + 8 + crypto_pwhash_SALTBYTES)
+/* the kdf file: magic, version, Argon2id limits, the salt and a check hash over them;
+ * nothing secret. The hash turns a damaged file into a clear error instead of an Argon2id run
+ * with absurd limits. */
+#define KDF_MAGIC "PDKDF2\n"
+#define KDF_BODY (8 + 8 + 8 + crypto_pwhash_SALTBYTES)
+#define KDF_CHECK 16
+#define KDF_SIZE (KDF_BODY + KDF_CHECK)
+/* sane bounds for what we write (moderate limits) and could ever want to read */
+#define KDF_OPS_MAX 16ULL
+#define KDF_MEM_MAX (1ULL << 30)
 
 static int key_alloc(keys_key *k)
 {
@@ -60,8 +67,10 @@ static int derive(const char *pass, const unsigned char *kdf, keys_key *out, buf
         ops |= (unsigned long long)kdf[8 + i] << (8 * i);
         mem |= (unsigned long long)kdf[16 + i] << (8 * i);
     }
-    if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > crypto_pwhash_OPSLIMIT_MAX ||
-        mem < crypto_pwhash_MEMLIMIT_MIN || mem > (1ULL << 32)) {
+    unsigned char check[KDF_CHECK];
+    crypto_generichash(check, sizeof check, kdf, KDF_BODY, NULL, 0);
+    if (sodium_memcmp(check, kdf + KDF_BODY, KDF_CHECK) != 0 || ops < crypto_pwhash_OPSLIMIT_MIN ||
+        ops > KDF_OPS_MAX || mem < crypto_pwhash_MEMLIMIT_MIN || mem > KDF_MEM_MAX) {
         buf_printf(err, "the passphrase settings in %s are damaged", KEYS_KDF_FILE);
         return PD_ECORRUPT;
     }
@@ -105,6 +114,7 @@ int keys_generate(const char *pass, keys_new *out, buf *err)
             out->file[16 + i] = (unsigned char)(mem >> (8 * i));
         }
         randombytes_buf(out->file + 24, crypto_pwhash_SALTBYTES);
+        crypto_generichash(out->file + KDF_BODY, KDF_CHECK, out->file, KDF_BODY, NULL, 0);
         out->file_len = KDF_SIZE;
         out->passphrase = 1;
         return derive(pass, out->file, &out->key, err);

@@ -19,7 +19,7 @@ typedef struct keys_key {
     unsigned char *bytes; /* KEYS_BYTES */
 } keys_key;
 
-#define KEYS_FILE_MAX 48
+#define KEYS_FILE_MAX 64
 
 /* new key material, not yet on disk: the key and the file that will hold it (the key itself,
  * or for a passphrase the Argon2id settings and salt) */

@@ -1,5 +1,6 @@
 #include "store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -7,6 +8,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -165,6 +167,7 @@ struct store {
 struct store_txn {
     store *s;
     store_conn *c;
+    int bulk; /* an import: a bigger page cache while it runs */
 };
 
 static int map_rc(int rc)
@@ -354,6 +357,7 @@ static int fsync_dir(const char *dir)
 #define REKEY_DB STORE_DB_NAME ".rekey"
 #define REKEY_KEY KEYS_FILE ".new"
 #define REKEY_KDF KEYS_KDF_FILE ".new"
+#define REKEY_LOCK "pharmdesk.lock"
 
 static int exists(const buf *dir_path)
 {
@@ -408,9 +412,12 @@ static int rekey_settle(const char *dir, int after_crash, buf *err)
         path_join(&p, dir, news[i]);
         if (!exists(&p))
             continue;
+        /* the other kind of key goes first: a crash between the two steps then leaves only
+         * the new key, never the old one beside it */
+        unlink_in(dir, finals[1 - i]);
+        fsync_dir(dir);
         if ((ret = rename_in(dir, news[i], finals[i], err)) != PD_OK)
             goto out;
-        unlink_in(dir, finals[1 - i]); /* the other kind of key, when the kind changed */
         fsync_dir(dir);
         if (after_crash)
             log_warn("event=rekey_completed msg=\"an interrupted rekey was finished; the new "
@@ -421,9 +428,44 @@ out:
     return ret;
 }
 
+/* the folder's rekey lock: rekey holds it exclusively while it runs; an opener takes it only
+ * to settle what a crashed rekey left, and refuses while a rekey is running */
+static int rekey_lock(const char *dir, int wait, int *fd_out, buf *err)
+{
+    buf p = BUF_INIT;
+    path_join(&p, dir, REKEY_LOCK);
+    int fd = open(p.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    buf_free(&p);
+    if (fd < 0) {
+        buf_printf(err, "cannot open the lock file in %s: %s", dir, strerror(errno));
+        return PD_EIO;
+    }
+    if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+        close(fd);
+        buf_printf(err, "a rekey of %s is running: try again when it has finished", dir);
+        return PD_EBUSY;
+    }
+    *fd_out = fd;
+    return PD_OK;
+}
+
+static void rekey_unlock(int fd)
+{
+    if (fd >= 0) {
+        flock(fd, LOCK_UN);
+        close(fd);
+    }
+}
+
 static int rekey_recover(const char *dir, buf *err)
 {
-    return rekey_settle(dir, 1, err);
+    int fd = -1;
+    int ret = rekey_lock(dir, 0, &fd, err);
+    if (ret != PD_OK)
+        return ret;
+    ret = rekey_settle(dir, 1, err);
+    rekey_unlock(fd);
+    return ret;
 }
 
 /* registers the key for the database at path and checks page 1 before SQLite touches it */
@@ -461,6 +503,8 @@ static int create_impl(const char *dir, int plain, buf *err)
     static const char *const taken[] = {KEYS_FILE, KEYS_KDF_FILE, STORE_DB_NAME};
 
     pthread_once(&global_once, global_init);
+    if (!plain && getenv(KEYS_ENV) && !keys_passphrase(KEYS_ENV, err))
+        return PD_EINVAL; /* before anything is created */
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         buf_printf(err, "cannot create the data folder %s: %s", dir, strerror(errno));
         return PD_EIO;
@@ -636,6 +680,19 @@ out:
     return ret;
 }
 
+static int dir_empty_or_absent(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int empty = 1;
+    if (!d)
+        return errno == ENOENT;
+    while (empty && (e = readdir(d)) != NULL)
+        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+    closedir(d);
+    return empty;
+}
+
 int store_backup(const char *dir, const char *dest, buf *err)
 {
     buf src_path = BUF_INIT, dst_path = BUF_INIT, tmp = BUF_INIT;
@@ -652,19 +709,20 @@ int store_backup(const char *dir, const char *dest, buf *err)
         ret = PD_ENOTFOUND;
         goto out;
     }
-    if (exists(&dst_path)) {
-        buf_printf(err, "%s already exists: choose an empty destination folder", dst_path.data);
+    if (!dir_empty_or_absent(dest)) {
+        buf_printf(err, "%s is not empty: choose a new or empty destination folder", dest);
         ret = PD_EEXIST;
         goto out;
     }
+    /* the key first: a refused backup leaves no folder behind */
+    if ((ret = rekey_recover(dir, err)) != PD_OK || (ret = keys_load(dir, &key, err)) != PD_OK ||
+        (ret = key_attach(src_path.data, &key, err)) != PD_OK)
+        goto out;
     if (mkdir(dest, 0700) != 0 && errno != EEXIST) {
         buf_printf(err, "cannot create the backup folder %s: %s", dest, strerror(errno));
         ret = PD_EIO;
         goto out;
     }
-    if ((ret = rekey_recover(dir, err)) != PD_OK || (ret = keys_load(dir, &key, err)) != PD_OK ||
-        (ret = key_attach(src_path.data, &key, err)) != PD_OK)
-        goto out;
     if ((ret = conn_open(src_path.data, 0, 0, &src, err)) != PD_OK)
         goto out;
     created = 1;
@@ -715,7 +773,7 @@ int store_rekey(const char *dir, const char *new_pass, buf *err)
     keys_key old = {NULL};
     keys_new fresh = {0};
     sqlite3 *src = NULL;
-    int ret;
+    int ret, lock = -1, committed = 0;
 
     pthread_once(&global_once, global_init);
     path_join(&path, dir, STORE_DB_NAME);
@@ -725,7 +783,10 @@ int store_rekey(const char *dir, const char *new_pass, buf *err)
         ret = PD_ENOTFOUND;
         goto out;
     }
-    if ((ret = rekey_recover(dir, err)) != PD_OK || (ret = keys_load(dir, &old, err)) != PD_OK ||
+    /* held to the end: no other command settles (and so removes) this run's files */
+    if ((ret = rekey_lock(dir, 0, &lock, err)) != PD_OK)
+        goto out;
+    if ((ret = rekey_settle(dir, 1, err)) != PD_OK || (ret = keys_load(dir, &old, err)) != PD_OK ||
         (ret = key_attach(path.data, &old, err)) != PD_OK)
         goto out;
     if ((ret = conn_open(path.data, 0, 0, &src, err)) != PD_OK)
@@ -758,21 +819,22 @@ int store_rekey(const char *dir, const char *new_pass, buf *err)
     /* 3. the commit point: the copy replaces the database in one rename */
     if ((ret = rename_in(dir, REKEY_DB, STORE_DB_NAME, err)) != PD_OK)
         goto out;
+    committed = 1;
     fsync_dir(dir);
     crash_point(4);
-    /* 4. the new key replaces the old one; store_open does this step after a crash */
+    /* 4. the new key replaces the old one; the next open does this step after a crash */
     ret = rekey_settle(dir, 0, err);
 out:
-    if (ret != PD_OK) {
-        /* undo what this run left, unless the commit point was passed */
-        if (exists(&tmp_path)) {
-            unlink(tmp_path.data);
-            unlink_in(dir, REKEY_KEY);
-            unlink_in(dir, REKEY_KDF);
-        }
+    if (ret != PD_OK && !committed && lock >= 0) {
+        /* undo what this run left; the old key stays right */
+        static const char *const junk[] = {REKEY_DB, REKEY_DB "-wal", REKEY_DB "-shm", REKEY_KEY,
+                                           REKEY_KDF};
+        for (size_t i = 0; i < PD_ARRAY_LEN(junk); i++)
+            unlink_in(dir, junk[i]);
     }
+    /* the old -shm stays: SQLite rebuilds a stale index when the next first connection opens */
     sqlite3_close(src);
-    unlink_in(dir, STORE_DB_NAME "-shm"); /* the old database's index, stale now */
+    rekey_unlock(lock);
     if (path.data)
         cryptvfs_key_clear(path.data);
     keys_free(&old);
@@ -1042,19 +1104,39 @@ out:
     return ret;
 }
 
-int store_txn_begin(store *s, store_txn **out)
+static int txn_begin(store *s, int bulk, store_txn **out)
 {
     store_conn *c = acquire(s);
+    /* an import touches many pages: a bigger cache for its transaction spares re-reading (and
+     * re-decrypting) spilled pages; back to the default after it */
+    if (bulk)
+        sqlite3_exec(c->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
     int ret = exec_sql(c->db, "BEGIN IMMEDIATE");
     if (ret != PD_OK) {
+        if (bulk)
+            sqlite3_exec(c->db, "PRAGMA cache_size = -2000", NULL, NULL, NULL);
         release(s, c);
         return ret;
     }
     store_txn *t = pd_xcalloc(1, sizeof *t);
     t->s = s;
     t->c = c;
+    t->bulk = bulk;
     *out = t;
     return PD_OK;
+}
+
+int store_txn_begin(store *s, store_txn **out)
+{
+    return txn_begin(s, 1, out);
+}
+
+static void txn_end(store_txn *t)
+{
+    if (t->bulk)
+        sqlite3_exec(t->c->db, "PRAGMA cache_size = -2000", NULL, NULL, NULL);
+    release(t->s, t->c);
+    free(t);
 }
 
 int store_txn_commit(store_txn *t)
@@ -1062,8 +1144,7 @@ int store_txn_commit(store_txn *t)
     int ret = exec_sql(t->c->db, "COMMIT");
     if (ret != PD_OK)
         sqlite3_exec(t->c->db, "ROLLBACK", NULL, NULL, NULL);
-    release(t->s, t->c);
-    free(t);
+    txn_end(t);
     return ret;
 }
 
@@ -1072,8 +1153,7 @@ void store_txn_rollback(store_txn *t)
     if (!t)
         return;
     sqlite3_exec(t->c->db, "ROLLBACK", NULL, NULL, NULL);
-    release(t->s, t->c);
-    free(t);
+    txn_end(t);
 }
 
 int store_product_upsert(store_txn *t, const product *p, enum store_upsert *result,
@@ -1299,7 +1379,7 @@ int store_audit_append_batch(store *s, const audit_entry *e, size_t n)
     for (size_t i = 1; i < n; i++)
         if (e[i].seq != e[i - 1].seq + 1 || memcmp(e[i].prev_hash, e[i - 1].hash, 32) != 0)
             return PD_EINVAL; /* the caller did not chain the batch */
-    if ((ret = store_txn_begin(s, &t)) != PD_OK)
+    if ((ret = txn_begin(s, 0, &t)) != PD_OK)
         return ret;
     if ((ret = audit_last_on(t->c, &last, head)) != PD_OK)
         goto out;
@@ -1419,7 +1499,7 @@ static int audit_tamper_run(store *s, const char *sql, long long seq, const void
 {
     store_txn *t = NULL;
     sqlite3_stmt *st = NULL;
-    int ret = store_txn_begin(s, &t);
+    int ret = txn_begin(s, 0, &t);
     if (ret != PD_OK)
         return ret;
     sqlite3 *db = t->c->db;

@@ -87,6 +87,10 @@ static int cmd_init(cli *c)
     int ret = store_create(c->data, &err);
     if (ret != PD_OK) {
         ret = fail("init failed", &err);
+    } else if (getenv(KEYS_ENV)) {
+        printf("created %s, encrypted with a key stretched from %s (remember the passphrase: "
+               "without it the data cannot be read)\n",
+               c->data, KEYS_ENV);
     } else {
         printf("created %s with a new key (%s/%s, keep a copy in a safe place)\n", c->data, c->data,
                STORE_KEY_NAME);
