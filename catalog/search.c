@@ -1006,10 +1006,11 @@ size_t search_query(search_index *ix, const char *q, size_t len, search_hit *out
     uint32_t qkey = words_key(ix, buf_cstr(&s->folded), s->folded.len);
     size_t common = nwords ? ranked[0]->postings * RARE_FACTOR : COMMON_MAX;
     common = common < COMMON_MIN ? COMMON_MIN : common > COMMON_MAX ? COMMON_MAX : common;
-    /* a rare word the catalog has exactly ("labo", a brand) finds the candidates alone: every
-     * product the customer can mean carries it. A typo match is not sure enough for that. */
+    /* with a rare word the catalog has exactly ("labo", a brand), common words (dosage forms,
+     * big ingredients) only refine: the product meant carries the rare word. Words as rare as
+     * COMMON_MIN still find candidates, so one odd word cannot hide the product. */
     if (nwords && ranked[0]->postings <= COMMON_MIN && ranked[0]->m[0].quality >= 1.0f)
-        common = ranked[0]->postings;
+        common = COMMON_MIN;
 
     /* rare words first: they find the candidates; very common ones only refine them */
     for (size_t wi = 0; wi < nwords; wi++) {
