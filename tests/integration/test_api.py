@@ -351,6 +351,22 @@ def main():
         t.check("event=stopped" in srv.stderr(), "stop is logged")
         rc, out, err = run(binary, "audit-verify", data=data)
         t.check(rc == 0 and "intact" in out, f"audit log intact after the inquiries: {out} {err}")
+        before = int(out.split("intact: ")[1].split(" ")[0])
+
+        # --- what an inquiry's answer acknowledged survives kill -9 of the server
+        srv3 = Server(binary, data).start()
+        answered = 0
+        for i in range(25):
+            s3, h3, b3 = srv3.request("POST", "/api/v1/inquiries",
+                                      {"message": f"Haben Sie Aspirin? ({i})"})
+            answered += s3 == 200
+        srv3.stop(sig=9)
+        rc, out, err = run(binary, "audit-verify", data=data)
+        after = int(out.split("intact: ")[1].split(" ")[0]) if "intact: " in out else -1
+        t.check(rc == 0, f"audit chain intact after kill -9: {out} {err}")
+        t.eq(after - before, answered, "every answered inquiry's audit entry survived kill -9")
+        rc, out, err = run(binary, "check", data=data)
+        t.eq(rc, 0, f"store intact after kill -9: {err}")
         srv2 = Server(binary, data).start()
         t.eq(srv2.request("GET", "/api/v1/health")[0], 200, "restart after stop")
         t.eq(srv2.stop(sig=2), 0, "SIGINT stops cleanly")
