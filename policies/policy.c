@@ -181,9 +181,9 @@ static const char *const required_replies[] = {
     "consent.health_data",
 };
 
-static const char *const placeholders[] = {"pharmacy_name", "pharmacy_phone", "poison_name",
-                                           "poison_phone",  "emergency_url",  "hours",
-                                           "product",       "status"};
+static const char *const placeholders[] = {
+    "pharmacy_name", "pharmacy_phone", "poison_name", "poison_phone", "emergency_url", "hours",
+    "product",       "status",         "order",       "expected",     "note"};
 
 /* ---- small helpers ---- */
 
@@ -1226,9 +1226,12 @@ const char *policy_reply(const policy *p, const char *key, const char *lang)
 void policy_render(const char *tmpl, const policy_vars *v, buf *out)
 {
     const char *vals[PD_ARRAY_LEN(placeholders)] = {
-        v ? v->pharmacy_name : NULL, v ? v->pharmacy_phone : NULL, v ? v->poison_name : NULL,
-        v ? v->poison_phone : NULL,  v ? v->emergency_url : NULL,  v ? v->hours : NULL,
-        v ? v->product : NULL,       v ? v->status : NULL};
+        v ? v->pharmacy_name : NULL, v ? v->pharmacy_phone : NULL,
+        v ? v->poison_name : NULL,   v ? v->poison_phone : NULL,
+        v ? v->emergency_url : NULL, v ? v->hours : NULL,
+        v ? v->product : NULL,       v ? v->status : NULL,
+        v ? v->order : NULL,         v ? v->expected : NULL,
+        v ? v->note : NULL};
     const char *s = tmpl ? tmpl : "";
     while (*s) {
         const char *open = strchr(s, '{');

@@ -84,7 +84,7 @@ const char *policy_reply(const policy *p, const char *key, const char *lang);
 /* placeholder values for policy_render; NULL members render as "" */
 typedef struct policy_vars {
     const char *pharmacy_name, *pharmacy_phone, *poison_name, *poison_phone, *emergency_url, *hours,
-        *product, *status;
+        *product, *status, *order, *expected, *note;
 } policy_vars;
 
 /* appends template with {placeholders} replaced by vars to out */

@@ -17,7 +17,7 @@
 
 #define PHARMDESK_VERSION "0.1.0"
 
-enum app_limiter { LIM_SEARCH, LIM_INQUIRY, LIM_COUNT };
+enum app_limiter { LIM_SEARCH, LIM_INQUIRY, LIM_ORDER_CLIENT, LIM_ORDER_NUMBER, LIM_COUNT };
 
 typedef struct app {
     const config *cfg;

@@ -1,5 +1,7 @@
 #include "assistant.h"
 
+#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +71,134 @@ static const char *availability_key(const product *p)
     return "availability.not_found";
 }
 
+/* a postcode: five digits standing alone (not part of a longer number such as an order's) */
+static int find_postcode(const char *t, size_t len, char out[6])
+{
+    for (size_t i = 0; i < len;) {
+        if (t[i] < '0' || t[i] > '9') {
+            i++;
+            continue;
+        }
+        size_t b = i;
+        while (i < len && t[i] >= '0' && t[i] <= '9')
+            i++;
+        if (i - b == 5) {
+            memcpy(out, t + b, 5);
+            out[5] = '\0';
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int assistant_order_lookup(app *a, const char *client, const char *conversation, const char *number,
+                           const char *postcode, enum assistant_lookup *res, order **out,
+                           int *retry_after)
+{
+    /* never a real postcode: the not-found path compares against it in the same time */
+    static const char decoy[6] = "\xff\xff\xff\xff\xff";
+    order *o = NULL;
+    int ret = PD_OK, wait;
+    *out = NULL;
+    *retry_after = 0;
+    if ((wait = ratelimit_hit(a->limiters[LIM_ORDER_CLIENT], client)) != 0 ||
+        (wait = ratelimit_hit(a->limiters[LIM_ORDER_NUMBER], number)) != 0) {
+        *res = LOOKUP_LIMITED;
+        *retry_after = wait;
+    } else {
+        ret = store_order_get(a->store, number, &o);
+        if (ret != PD_OK && ret != PD_ENOTFOUND)
+            return ret;
+        const char *want = o && strlen(o->postcode) == 5 ? o->postcode : decoy;
+        int match = sodium_memcmp(want, postcode, 5) == 0;
+        *res = o && match ? LOOKUP_FOUND : LOOKUP_NOT_FOUND;
+        if (*res == LOOKUP_FOUND) {
+            *out = o;
+            o = NULL;
+        }
+        free(o);
+    }
+    audit_entry e = {0};
+    e.kind = "order_lookup";
+    e.conversation = conversation ? conversation : "";
+    e.decision = *res == LOOKUP_FOUND ? "answer" : "refuse";
+    e.intent = "order_status";
+    e.rule = "order.lookup";
+    e.policy_version = policy_version(a->policy);
+    e.detail = *res == LOOKUP_FOUND     ? "outcome=found"
+               : *res == LOOKUP_LIMITED ? "outcome=rate_limited"
+                                        : "outcome=not_found";
+    ret = audit_append(a->audit, &e);
+    if (ret != PD_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return ret;
+}
+
+void assistant_status_text(app *a, const order *o, const char *lang, buf *out)
+{
+    buf key = BUF_INIT, hours = BUF_INIT;
+    policy_vars v;
+    vars_init(a, lang, &hours, &v);
+    v.expected = o->expected;
+    v.note = o->note;
+    buf_printf(&key, "order.status.%s", order_status_name(o->status));
+    say(a, buf_cstr(&key), lang, &v, out);
+    /* the pickup compartment for a ready order; the expected date while it is on its way */
+    if (o->status == ORDER_READY_FOR_PICKUP && o->note[0])
+        say(a, "order.pickup_note", lang, &v, out);
+    else if (o->expected[0] && o->status != ORDER_DELIVERED && o->status != ORDER_PICKED_UP &&
+             o->status != ORDER_CANCELLED && o->status != ORDER_READY_FOR_PICKUP)
+        say(a, "order.expected", lang, &v, out);
+    buf_free(&key);
+    buf_free(&hours);
+}
+
+/* the order flow of a conversation: ask for the number and the postcode, verify, tell */
+static int order_flow(app *a, const char *client, const char *text, size_t len, assistant_out *out,
+                      policy_vars *v)
+{
+    convo_state *c = &out->convo;
+    char postcode[6];
+    int ret = PD_OK, retry;
+    if (c->failures >= 3) {
+        say(a, "order.give_up", out->lang, v, &out->reply);
+        return PD_OK;
+    }
+    if (out->order_number[0]) {
+        snprintf(c->order_number, sizeof c->order_number, "%s", out->order_number);
+        c->pending = CONVO_ASK_POSTCODE;
+    }
+    if (c->pending != CONVO_ASK_POSTCODE || !c->order_number[0]) {
+        say(a, "order.ask_number", out->lang, v, &out->reply);
+        return PD_OK;
+    }
+    if (!find_postcode(text, len, postcode)) {
+        v->order = c->order_number;
+        say(a, "order.ask_postcode", out->lang, v, &out->reply);
+        return PD_OK;
+    }
+    snprintf(out->order_number, sizeof out->order_number, "%s", c->order_number);
+    ret = assistant_order_lookup(a, client, c->id, c->order_number, postcode, &out->lookup,
+                                 &out->order, &retry);
+    if (ret != PD_OK)
+        return ret;
+    if (out->lookup == LOOKUP_FOUND) {
+        assistant_status_text(a, out->order, out->lang, &out->status_text);
+        buf_printf(&out->reply, "%s%s", out->reply.len ? " " : "", buf_cstr(&out->status_text));
+        c->pending = CONVO_NONE;
+        c->failures = 0;
+    } else if (out->lookup == LOOKUP_LIMITED || ++c->failures >= 3) {
+        say(a, "order.give_up", out->lang, v, &out->reply);
+        c->pending = CONVO_NONE;
+        c->failures = 3;
+    } else {
+        say(a, "order.retry_postcode", out->lang, v, &out->reply);
+    }
+    return PD_OK;
+}
+
 int assistant_classify(app *a, const char *text, size_t len, policy_result *res, uint32_t *pzns,
                        size_t *npzns, char order_number[16])
 {
@@ -81,8 +211,8 @@ int assistant_classify(app *a, const char *text, size_t len, policy_result *res,
     return catalog_match(a->catalog, text, len, ASSISTANT_MAX_PRODUCTS, pzns, npzns);
 }
 
-int assistant_answer(app *a, const char *text, size_t len, const char *conversation,
-                     const char *lang, assistant_out *out)
+int assistant_answer(app *a, const char *client, const char *text, size_t len,
+                     const char *conversation, const char *lang, assistant_out *out)
 {
     buf hours = BUF_INIT;
     policy_vars v;
@@ -117,7 +247,15 @@ int assistant_answer(app *a, const char *text, size_t len, const char *conversat
         break;
     case POLICY_ANSWER:
     default:
-        if (r->intent == POLICY_AVAILABILITY) {
+        char pc[6];
+        /* an order question, or the postcode the conversation asked for */
+        int order_turn = r->intent == POLICY_ORDER_STATUS ||
+                         (out->convo.pending == CONVO_ASK_POSTCODE && find_postcode(text, len, pc));
+        if (order_turn) {
+            /* nothing about an order before the customer is verified */
+            if ((ret = order_flow(a, client, text, len, out, &v)) != PD_OK)
+                goto out;
+        } else if (r->intent == POLICY_AVAILABILITY) {
             if ((ret = catalog_search_close(a->catalog, text, len, ASSISTANT_MAX_PRODUCTS,
                                             ASSISTANT_CLOSE, out->products, &out->nproducts)) !=
                 PD_OK)
@@ -145,9 +283,6 @@ int assistant_answer(app *a, const char *text, size_t len, const char *conversat
             /* several fit: ask which one rather than guess */
             if (out->nproducts > 1)
                 say(a, "availability.which", out->lang, &v, &out->reply);
-        } else if (r->intent == POLICY_ORDER_STATUS) {
-            /* nothing about an order before the customer is verified */
-            say(a, "order.ask_number", out->lang, &v, &out->reply);
         } else {
             say(a, r->reply_key ? r->reply_key : "general.other", out->lang, &v, &out->reply);
         }
@@ -175,6 +310,9 @@ out:
 
 void assistant_out_free(assistant_out *out)
 {
+    free(out->order);
+    out->order = NULL;
+    buf_free(&out->status_text);
     for (size_t i = 0; i < out->nproducts; i++)
         free(out->products[i]);
     out->nproducts = 0;

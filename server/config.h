@@ -45,6 +45,9 @@ typedef struct config {
     struct {
         int inquiries_per_minute;
         int searches_per_minute;
+        int order_lookups_per_client;
+        int order_lookups_per_order;
+        int order_lookup_window_s;
     } rate_limit;
     struct {
         int connection_timeout_s;

@@ -8,6 +8,7 @@
 #include "app.h"
 #include "assistant.h"
 #include "jsonin.h"
+#include "orderno.h"
 #include "log.h"
 #include "pd.h"
 #include "pzn.h"
@@ -158,6 +159,76 @@ static void h_products_search(http_req *req, void *ctx)
     search_reply(req, ctx, q->valuestring, limit);
 }
 
+/* the status and nothing more: no items, no name, no address */
+static cJSON *order_json(const order *ord, const char *status_text)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "order_number", ord->number);
+    cJSON_AddStringToObject(o, "status", order_status_name(ord->status));
+    cJSON_AddStringToObject(o, "status_text", status_text);
+    if (ord->expected[0])
+        cJSON_AddStringToObject(o, "expected", ord->expected);
+    else
+        cJSON_AddNullToObject(o, "expected");
+    return o;
+}
+
+static void h_order_lookup(http_req *req, void *ctx)
+{
+    app *a = ctx;
+    const cJSON *body = http_json(req);
+    const char *num = NULL, *pc = NULL, *lang = NULL, *why = NULL;
+    char canon[16], postcode[6];
+    enum assistant_lookup res;
+    order *ord = NULL;
+    int retry = 0;
+    if (jsonin_get_string(body, "order_number", 1, 32, &num, &why) != PD_OK ||
+        jsonin_get_string(body, "postcode", 1, 16, &pc, &why) != PD_OK ||
+        jsonin_get_string(body, "lang", 0, 8, &lang, &why) != PD_OK) {
+        http_reply_error(req, 400, "bad_request", why ? why : "Invalid request.");
+        return;
+    }
+    if (orderno_parse(num, strlen(num), canon) != PD_OK) {
+        http_reply_error(req, 400, "bad_order_number",
+                         "An order number looks like AP-100231 (it is on your order mail).");
+        return;
+    }
+    size_t n = 0;
+    for (const char *p = pc; *p && n < 6; p++)
+        if (*p != ' ')
+            postcode[n++] = *p;
+    postcode[n < 6 ? n : 5] = '\0';
+    if (n != 5 || strspn(postcode, "0123456789") != 5 || strlen(pc) > 7) {
+        http_reply_error(req, 400, "bad_postcode", "A postcode has five digits, e.g. 10115.");
+        return;
+    }
+    if (assistant_order_lookup(a, http_client_ip(req), NULL, canon, postcode, &res, &ord, &retry) !=
+        PD_OK) {
+        http_reply_error(req, 503, "unavailable", "Please try again in a moment or call us.");
+        return;
+    }
+    if (res == LOOKUP_LIMITED) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", retry);
+        http_add_header(req, "Retry-After", ra);
+        http_reply_error(req, 429, "rate_limited",
+                         "Too many lookups; please wait a little or call us.");
+        return;
+    }
+    if (res != LOOKUP_FOUND) {
+        /* one answer for an unknown order and a wrong postcode */
+        http_reply_error(req, 404, "not_found",
+                         "No order with this number and postcode. Please check both.");
+        return;
+    }
+    buf text = BUF_INIT;
+    const char *l = lang && strcmp(lang, "en") == 0 ? "en" : lang ? "de" : http_lang(req);
+    assistant_status_text(a, ord, l, &text);
+    http_reply_json(req, 200, order_json(ord, buf_cstr(&text)));
+    buf_free(&text);
+    free(ord);
+}
+
 static size_t utf8_chars(const char *s)
 {
     size_t n = 0;
@@ -199,7 +270,8 @@ static void h_inquiry(http_req *req, void *ctx)
         http_reply_error(req, 422, "empty_message", "Please write your question.");
         return;
     }
-    if ((rc = assistant_answer(a, msg, strlen(msg), conv, lang, &out)) != PD_OK) {
+    if ((rc = assistant_answer(a, http_client_ip(req), msg, strlen(msg), conv, lang, &out)) !=
+        PD_OK) {
         http_reply_error(req, 503, "unavailable",
                          "The assistant cannot answer right now; please try again or call us.");
         return;
@@ -216,7 +288,9 @@ static void h_inquiry(http_req *req, void *ctx)
     cJSON *arr = cJSON_AddArrayToObject(o, "products");
     for (size_t i = 0; i < out.nproducts; i++)
         cJSON_AddItemToArray(arr, product_json(out.products[i]));
-    if (out.order_number[0] && r->intent == POLICY_ORDER_STATUS) {
+    if (out.lookup == LOOKUP_FOUND) {
+        cJSON_AddItemToObject(o, "order", order_json(out.order, buf_cstr(&out.status_text)));
+    } else if (out.order_number[0] && out.convo.pending == CONVO_ASK_POSTCODE) {
         /* the number the customer named, nothing about the order before verification */
         cJSON *ord = cJSON_AddObjectToObject(o, "order");
         cJSON_AddStringToObject(ord, "order_number", out.order_number);
@@ -245,5 +319,6 @@ const http_route app_routes[] = {
      LIM_SEARCH},
     {HTTP_GET, "/api/v1/products/{pzn}", h_product, 0, HTTP_API, -1},
     {HTTP_POST, "/api/v1/inquiries", h_inquiry, HTTP_PUBLIC_BODY_LIMIT, HTTP_API, LIM_INQUIRY},
+    {HTTP_POST, "/api/v1/orders/lookup", h_order_lookup, HTTP_PUBLIC_BODY_LIMIT, HTTP_API, -1},
 };
 const size_t app_nroutes = PD_ARRAY_LEN(app_routes);

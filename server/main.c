@@ -373,6 +373,11 @@ static int cmd_serve(cli *c)
     }
     a.limiters[LIM_SEARCH] = ratelimit_new(cfg->rate_limit.searches_per_minute, 60, 100000);
     a.limiters[LIM_INQUIRY] = ratelimit_new(cfg->rate_limit.inquiries_per_minute, 60, 100000);
+    /* order lookups: per client and per order number, so that guessing either is slow */
+    a.limiters[LIM_ORDER_CLIENT] = ratelimit_new(cfg->rate_limit.order_lookups_per_client,
+                                                 cfg->rate_limit.order_lookup_window_s, 100000);
+    a.limiters[LIM_ORDER_NUMBER] = ratelimit_new(cfg->rate_limit.order_lookups_per_order,
+                                                 cfg->rate_limit.order_lookup_window_s, 100000);
     http_options ho = {cfg, app_routes, app_nroutes, a.limiters, LIM_COUNT, &a, PHARMDESK_VERSION};
     if ((ret = http_start(&ho, &srv, &err)) != PD_OK) {
         ret = fail("cannot start the server", &err);
