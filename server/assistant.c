@@ -216,6 +216,7 @@ int assistant_answer(app *a, const char *client, const char *text, size_t len,
 {
     buf hours = BUF_INIT;
     policy_vars v;
+    char postcode[6];
     int ret = PD_OK;
 
     memset(out, 0, sizeof *out);
@@ -247,11 +248,9 @@ int assistant_answer(app *a, const char *client, const char *text, size_t len,
         break;
     case POLICY_ANSWER:
     default:
-        char pc[6];
         /* an order question, or the postcode the conversation asked for */
-        int order_turn = r->intent == POLICY_ORDER_STATUS ||
-                         (out->convo.pending == CONVO_ASK_POSTCODE && find_postcode(text, len, pc));
-        if (order_turn) {
+        if (r->intent == POLICY_ORDER_STATUS ||
+            (out->convo.pending == CONVO_ASK_POSTCODE && find_postcode(text, len, postcode))) {
             /* nothing about an order before the customer is verified */
             if ((ret = order_flow(a, client, text, len, out, &v)) != PD_OK)
                 goto out;
