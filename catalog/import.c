@@ -46,11 +46,13 @@ enum ord_col {
     O_ITEMS,
     O_EXPECTED,
     O_NOTE,
+    O_STATUS_MAILS, /* optional: the columns from here on may be missing */
     O_NCOLS
 };
-static const char *const ord_cols[O_NCOLS] = {"order_number", "created_at", "last_name",
-                                              "postcode",     "email",      "status",
-                                              "items",        "expected",   "note"};
+static const char *const ord_cols[O_NCOLS] = {
+    "order_number", "created_at", "last_name", "postcode", "email",
+    "status",       "items",      "expected",  "note",     "status_mails"};
+#define O_NREQUIRED O_STATUS_MAILS
 
 /* PZNs already seen in this file, with the line, to reject duplicates */
 typedef struct seen_set {
@@ -90,8 +92,10 @@ static void seen_free(seen_set *s)
     free(s->lines);
 }
 
-/* the column order comes from the header; all columns are required, unknown ones refused */
-static int map_header(csv_reader *r, const char *const *cols, int ncols, int *pos, buf *err)
+/* the column order comes from the header; the first nrequired columns are required, the rest
+ * optional (pos -1 when missing), unknown ones refused */
+static int map_header(csv_reader *r, const char *const *cols, int ncols, int nrequired, int *pos,
+                      buf *err)
 {
     for (int i = 0; i < ncols; i++)
         pos[i] = -1;
@@ -116,12 +120,13 @@ static int map_header(csv_reader *r, const char *const *cols, int ncols, int *po
                        "line %ld: unknown column '%.*s' in the header (expected: ", csv_line(r),
                        (int)(len > 40 ? 40 : len), name);
             for (int i = 0; i < ncols; i++)
-                buf_printf(err, "%s%s", i ? "," : "", cols[i]);
+                buf_printf(err, "%s%s%s", i ? "," : "", cols[i],
+                           i < nrequired ? "" : " (optional)");
             buf_puts(err, ")");
             return PD_EINVAL;
         }
     }
-    for (int i = 0; i < ncols; i++) {
+    for (int i = 0; i < nrequired; i++) {
         if (pos[i] < 0) {
             buf_printf(err, "line %ld: the header lacks the column '%s'", csv_line(r), cols[i]);
             return PD_EINVAL;
@@ -319,7 +324,8 @@ static int catalog_row(csv_reader *r, const int *pos, product *p, buf *why)
     return 1;
 }
 
-static int order_row(csv_reader *r, const int *pos, order *o, order_item *items, buf *why)
+static int order_row(csv_reader *r, const int *pos, order *o, order_item *items, int *status_mails,
+                     buf *why)
 {
     size_t len;
     const char *v = col(r, pos, O_NUMBER, &len);
@@ -364,6 +370,18 @@ static int order_row(csv_reader *r, const int *pos, order *o, order_item *items,
     if (!text_ok(v, len, 500, 0, "note", why))
         return 0;
     o->note = v;
+    /* consent to status mails: a missing column or an empty field is no */
+    *status_mails = 0;
+    if (pos[O_STATUS_MAILS] >= 0) {
+        v = col(r, pos, O_STATUS_MAILS, &len);
+        if (len == 3 && memcmp(v, "yes", 3) == 0) {
+            *status_mails = 1;
+        } else if (len != 0 && !(len == 2 && memcmp(v, "no", 2) == 0)) {
+            buf_printf(why, "status_mails '%.*s' is not yes, no or empty",
+                       (int)(len > 20 ? 20 : len), v);
+            return 0;
+        }
+    }
 
     /* items: PZN:QTY;PZN:QTY */
     v = col(r, pos, O_ITEMS, &len);
@@ -412,10 +430,78 @@ static void progress_draw(FILE *tty, unsigned long long done, unsigned long long
     fflush(tty);
 }
 
+/* a ready-for-pickup mail waiting for the commit */
+typedef struct pending_mail {
+    char number[16];
+    char *email, *note;
+} pending_mail;
+
+typedef struct mail_queue {
+    pending_mail *m;
+    size_t n, cap;
+} mail_queue;
+
+static void queue_put(mail_queue *q, const order *o)
+{
+    if (q->n == q->cap) {
+        q->cap = q->cap ? q->cap * 2 : 16;
+        q->m = pd_xreallocarray(q->m, q->cap, sizeof *q->m);
+    }
+    pending_mail *p = &q->m[q->n++];
+    snprintf(p->number, sizeof p->number, "%s", o->number);
+    p->email = pd_xstrdup(o->email);
+    p->note = pd_xstrdup(o->note ? o->note : "");
+}
+
+static void queue_free(mail_queue *q)
+{
+    for (size_t i = 0; i < q->n; i++) {
+        free(q->m[i].email);
+        free(q->m[i].note);
+    }
+    free(q->m);
+}
+
+/* after the commit: a failure is reported by order number, never by address */
+static void queue_send(const mail_queue *q, const outbox_opts *mail, const char *path, FILE *report,
+                       import_summary *sum)
+{
+    buf why = BUF_INIT;
+    for (size_t i = 0; i < q->n; i++) {
+        buf_reset(&why);
+        if (outbox_order_ready(mail, q->m[i].number, q->m[i].email, q->m[i].note, &why) == PD_OK) {
+            sum->mailed++;
+        } else {
+            sum->mail_failed++;
+            if (report)
+                fprintf(report,
+                        "%s: warning: order %s: the ready-for-pickup mail was not sent: %s\n", path,
+                        q->m[i].number, buf_cstr(&why));
+        }
+    }
+    buf_free(&why);
+}
+
+#ifdef PD_FAULT_INJECTION
+static int fault_fail_before_commit;
+
+void import_fault_fail_before_commit(void)
+{
+    fault_fail_before_commit = 1;
+}
+#endif
+
 int import_csv(store *s, enum import_kind kind, const char *path, FILE *report, FILE *progress,
                import_summary *sum, buf *err)
 {
+    return import_csv_mail(s, kind, path, NULL, report, progress, sum, err);
+}
+
+int import_csv_mail(store *s, enum import_kind kind, const char *path, const outbox_opts *mail,
+                    FILE *report, FILE *progress, import_summary *sum, buf *err)
+{
     FILE *in = NULL;
+    mail_queue queue = {0};
     csv_reader *r = NULL;
     store_txn *t = NULL;
     seen_set seen = {0};
@@ -427,6 +513,8 @@ int import_csv(store *s, enum import_kind kind, const char *path, FILE *report, 
     unsigned long long total = 0, last_drawn = 0;
     const char *const *cols = kind == IMPORT_CATALOG ? cat_cols : ord_cols;
     int ncols = kind == IMPORT_CATALOG ? C_NCOLS : O_NCOLS;
+    int nrequired = kind == IMPORT_CATALOG ? C_NCOLS : O_NREQUIRED;
+    size_t nfields;
 
     memset(sum, 0, sizeof *sum);
     in = fopen(path, "rb");
@@ -445,8 +533,9 @@ int import_csv(store *s, enum import_kind kind, const char *path, FILE *report, 
         ret = PD_EINVAL;
         goto out;
     }
-    if ((ret = map_header(r, cols, ncols, pos, err)) != PD_OK)
+    if ((ret = map_header(r, cols, ncols, nrequired, pos, err)) != PD_OK)
         goto out;
+    nfields = csv_nfields(r);
     if ((ret = store_txn_begin(s, &t)) != PD_OK) {
         buf_printf(err, "cannot start a transaction: %s", pd_strerror(ret));
         goto out;
@@ -466,8 +555,8 @@ int import_csv(store *s, enum import_kind kind, const char *path, FILE *report, 
         int ok = 0;
         if (rc < 0) {
             buf_puts(&why, csv_error(r));
-        } else if (csv_nfields(r) != (size_t)ncols) {
-            buf_printf(&why, "expected %d fields, found %zu", ncols, csv_nfields(r));
+        } else if (csv_nfields(r) != nfields) {
+            buf_printf(&why, "expected %zu fields, found %zu", nfields, csv_nfields(r));
         } else if (kind == IMPORT_CATALOG) {
             product p = {0};
             if (catalog_row(r, pos, &p, &why)) {
@@ -485,11 +574,12 @@ int import_csv(store *s, enum import_kind kind, const char *path, FILE *report, 
         } else {
             order o = {0};
             long first = 0;
-            if (order_row(r, pos, &o, items, &why) &&
+            int status_mails = 0, old_status = -1;
+            if (order_row(r, pos, &o, items, &status_mails, &why) &&
                 (first = seen_put(&seen, (uint32_t)atol(o.number + 3), csv_line(r))) != 0) {
                 buf_printf(&why, "order %s already appeared on line %ld", o.number, first);
             } else if (why.len == 0) {
-                ret = store_order_upsert(t, &o, &res);
+                ret = store_order_upsert_ex(t, &o, status_mails, &res, &old_status);
                 if (ret == PD_ENOTFOUND) {
                     buf_printf(&why, "an item names a PZN that is not in the catalog "
                                      "(import the catalog first)");
@@ -500,6 +590,10 @@ int import_csv(store *s, enum import_kind kind, const char *path, FILE *report, 
                     goto out;
                 } else {
                     ok = 1;
+                    /* the status became ready_for_pickup: tell a customer who agreed */
+                    if (mail && res != STORE_UNCHANGED && o.status == ORDER_READY_FOR_PICKUP &&
+                        old_status != ORDER_READY_FOR_PICKUP && status_mails && o.email[0])
+                        queue_put(&queue, &o);
                 }
             }
         }
@@ -524,14 +618,27 @@ int import_csv(store *s, enum import_kind kind, const char *path, FILE *report, 
         buf_printf(err, "cannot record the import: %s", pd_strerror(ret));
         goto out;
     }
+#ifdef PD_FAULT_INJECTION
+    if (fault_fail_before_commit) {
+        fault_fail_before_commit = 0;
+        buf_puts(err, "injected failure before the commit");
+        ret = PD_EIO;
+        goto out;
+    }
+#endif
     ret = store_txn_commit(t);
     t = NULL;
-    if (ret != PD_OK)
+    if (ret != PD_OK) {
         buf_printf(err, "cannot commit the import: %s", pd_strerror(ret));
+        goto out;
+    }
     if (progress) {
         progress_draw(progress, total, total, sum->rows);
         fputc('\n', progress);
     }
+    /* only now: never a mail about data that was rolled back */
+    if (mail)
+        queue_send(&queue, mail, path, report, sum);
 out:
     if (ret != PD_OK && progress)
         fputc('\n', progress);
@@ -540,6 +647,7 @@ out:
     if (in)
         fclose(in);
     seen_free(&seen);
+    queue_free(&queue);
     buf_free(&why);
     return ret;
 }

@@ -8,11 +8,13 @@
 
 #include <stdio.h>
 
+#include "outbox.h"
 #include "store.h"
 
 typedef struct import_summary {
     long rows; /* data records read */
     long inserted, updated, unchanged, rejected;
+    long mailed, mail_failed; /* ready-for-pickup notifications sent / not sent (orders) */
 } import_summary;
 
 enum import_kind { IMPORT_CATALOG, IMPORT_ORDERS };
@@ -24,5 +26,20 @@ enum import_kind { IMPORT_CATALOG, IMPORT_ORDERS };
  */
 int import_csv(store *s, enum import_kind kind, const char *path, FILE *report, FILE *progress,
                import_summary *sum, buf *err);
+
+/*
+ * import_csv that also notifies customers: an order whose status becomes ready_for_pickup
+ * (inserted so, or changed to it) and that has an e-mail address and status_mails consent gets
+ * a mail through mail (NULL: no mails, as import_csv). Mails go out only after the commit; one
+ * that fails is a line in report naming the order (never the address) and counts in
+ * sum->mail_failed, and does not fail the import.
+ */
+int import_csv_mail(store *s, enum import_kind kind, const char *path, const outbox_opts *mail,
+                    FILE *report, FILE *progress, import_summary *sum, buf *err);
+
+#ifdef PD_FAULT_INJECTION
+/* test builds only: the next import reads every row, then fails before its commit (PD_EIO) */
+void import_fault_fail_before_commit(void);
+#endif
 
 #endif

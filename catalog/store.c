@@ -78,14 +78,16 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CATALOG_GEN] = "SELECT value FROM meta WHERE key = 'catalog_generation'",
     [ST_CATALOG_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'catalog_generation'",
     [ST_ORDER_ITEMS] = "SELECT pzn, qty FROM order_items WHERE order_number = ?1 ORDER BY pzn",
-    [ST_ORDER_FIND] = "SELECT created_at, last_name, postcode, email, status, expected, note "
-                      "FROM orders WHERE number = ?1",
+    [ST_ORDER_FIND] = "SELECT created_at, last_name, postcode, email, status, expected, note, "
+                      "status_mails FROM orders WHERE number = ?1",
     [ST_ORDER_INSERT] = "INSERT INTO orders (number, created_at, last_name, postcode, email, "
-                        "status, expected, note, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                        "?8, strftime('%Y-%m-%dT%H:%M:%SZ'))",
+                        "status, expected, note, updated_at, status_mails) VALUES (?1, ?2, ?3, ?4, "
+                        "?5, ?6, ?7, ?8, strftime('%Y-%m-%dT%H:%M:%SZ'), max(?9, 0))",
     [ST_ORDER_UPDATE] = "UPDATE orders SET created_at = ?2, last_name = ?3, postcode = ?4, "
                         "email = ?5, status = ?6, expected = ?7, note = ?8, "
-                        "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ') WHERE number = ?1",
+                        "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ'), "
+                        "status_mails = CASE WHEN ?9 < 0 THEN status_mails ELSE ?9 END "
+                        "WHERE number = ?1",
     [ST_ORDER_ITEMS_DELETE] = "DELETE FROM order_items WHERE order_number = ?1",
     [ST_ORDER_ITEM_INSERT] =
         "INSERT INTO order_items (order_number, pzn, qty) VALUES (?1, ?2, ?3) "
@@ -146,6 +148,9 @@ static const char *const migrations[] = {
     " detail TEXT NOT NULL,"
     " prev_hash BLOB NOT NULL,"
     " hash BLOB NOT NULL) STRICT;" AUDIT_TRIGGERS,
+    /* 3: the customer's consent to status mails (orders.csv's optional column status_mails) */
+    ("ALTER TABLE orders ADD COLUMN status_mails INTEGER NOT NULL DEFAULT 0"
+     " CHECK (status_mails IN (0, 1));"),
 };
 
 typedef struct store_conn {
@@ -1207,6 +1212,12 @@ static int step_once(store_conn *c, sqlite3_stmt *st, const char *what)
 
 int store_order_upsert(store_txn *t, const order *o, enum store_upsert *result)
 {
+    return store_order_upsert_ex(t, o, -1, result, NULL);
+}
+
+int store_order_upsert_ex(store_txn *t, const order *o, int status_mails, enum store_upsert *result,
+                          int *old_status)
+{
     store_conn *c = t->c;
     int ret, rc;
     sqlite3_stmt *st;
@@ -1231,6 +1242,8 @@ int store_order_upsert(store_txn *t, const order *o, enum store_upsert *result)
     rc = sqlite3_step(st);
     int exists = rc == SQLITE_ROW;
     int same = 0;
+    if (old_status)
+        *old_status = -1;
     if (exists) {
         const char *vals[] = {
             o->created_at, o->last_name, o->postcode, o->email, order_status_name(o->status),
@@ -1241,6 +1254,12 @@ int store_order_upsert(store_txn *t, const order *o, enum store_upsert *result)
             if (!v || strcmp((const char *)v, vals[i]) != 0)
                 same = 0;
         }
+        if (status_mails >= 0 && sqlite3_column_int(st, 7) != status_mails)
+            same = 0;
+        enum order_status before;
+        if (old_status &&
+            order_status_parse((const char *)sqlite3_column_text(st, 4), &before) == PD_OK)
+            *old_status = (int)before;
     } else if (rc != SQLITE_DONE) {
         ret = db_fail(c->db, rc, "order_find");
         stmt_done(st);
@@ -1289,6 +1308,7 @@ int store_order_upsert(store_txn *t, const order *o, enum store_upsert *result)
     sqlite3_bind_text(st, 6, order_status_name(o->status), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, o->expected, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, o->note, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 9, status_mails < 0 ? -1 : !!status_mails);
     if ((ret = step_once(c, st, "order_write")) != PD_OK)
         goto out;
     if (!(st = stmt_get(c, ST_ORDER_ITEMS_DELETE))) {

@@ -74,6 +74,12 @@ int store_product_upsert(store_txn *t, const product *p, enum store_upsert *resu
                          long long *old_stock);
 /* PD_ENOTFOUND when an item names a PZN that is not in the catalog; the row is then not written */
 int store_order_upsert(store_txn *t, const order *o, enum store_upsert *result);
+/* the same, also storing the customer's consent to status mails (status_mails 0 or 1, a change
+ * is an update; -1 keeps the stored value, 0 for a new order, as store_order_upsert does) and
+ * reporting the status before the upsert in *old_status (an enum order_status, -1 for a new
+ * order; may be NULL) */
+int store_order_upsert_ex(store_txn *t, const order *o, int status_mails, enum store_upsert *result,
+                          int *old_status);
 int store_catalog_bump(store_txn *t);
 
 /* one entry of the audit log (catalog/audit.h computes seq, at and the hashes). Strings are

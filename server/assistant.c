@@ -12,28 +12,10 @@
 /* a reply names the products that fit nearly as well as the best one */
 #define ASSISTANT_CLOSE 0.8f
 
-static const char *const day_de[7] = {"Mo", "Di", "Mi", "Do", "Fr", "Sa", "So"};
-static const char *const day_en[7] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-
-/* "Mo 08:00–18:30; Mi 08:00–13:00, 14:00–18:30; So geschlossen" from the configuration */
-static void render_hours(const config *cfg, const char *lang, buf *out)
-{
-    int en = strcmp(lang, "en") == 0;
-    for (int d = 0; d < 7; d++) {
-        const config_hours *h = &cfg->hours[d];
-        buf_printf(out, "%s%s ", d ? "; " : "", en ? day_en[d] : day_de[d]);
-        if (h->nspans == 0)
-            buf_puts(out, en ? "closed" : "geschlossen");
-        for (int i = 0; i < h->nspans; i++)
-            buf_printf(out, "%s%02d:%02d–%02d:%02d", i ? ", " : "", h->span[i].open / 60,
-                       h->span[i].open % 60, h->span[i].close / 60, h->span[i].close % 60);
-    }
-}
-
 static void vars_init(app *a, const char *lang, buf *hours, policy_vars *v)
 {
     const config *cfg = a->cfg;
-    render_hours(cfg, lang, hours);
+    config_hours_text(cfg, lang, hours);
     memset(v, 0, sizeof *v);
     v->pharmacy_name = cfg->pharmacy.name;
     v->pharmacy_phone = cfg->pharmacy.phone;

@@ -616,3 +616,19 @@ void config_free(config *c)
     free(c->listen_host);
     free(c);
 }
+
+void config_hours_text(const config *cfg, const char *lang, buf *out)
+{
+    static const char *const day_de[7] = {"Mo", "Di", "Mi", "Do", "Fr", "Sa", "So"};
+    static const char *const day_en[7] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+    int en = lang && strcmp(lang, "en") == 0;
+    for (int d = 0; d < 7; d++) {
+        const config_hours *h = &cfg->hours[d];
+        buf_printf(out, "%s%s ", d ? "; " : "", en ? day_en[d] : day_de[d]);
+        if (h->nspans == 0)
+            buf_puts(out, en ? "closed" : "geschlossen");
+        for (int i = 0; i < h->nspans; i++)
+            buf_printf(out, "%s%02d:%02d–%02d:%02d", i ? ", " : "", h->span[i].open / 60,
+                       h->span[i].open % 60, h->span[i].close / 60, h->span[i].close % 60);
+    }
+}

@@ -70,4 +70,8 @@ int config_parse(const char *name, const char *text, size_t len, config **out, b
 int config_set_listen(config *c, const char *listen, buf *err);
 void config_free(config *c);
 
+/* the opening hours as one line for customers: "Mo 08:00–18:30; …; So geschlossen" ("en":
+ * "Mon …; Sun closed") */
+void config_hours_text(const config *cfg, const char *lang, buf *out);
+
 #endif

@@ -53,7 +53,7 @@ static int cmd_rekey(cli *c);
 static const command commands[] = {
     {"init", 0, cmd_init, "init [--data DIR]"},
     {"import-catalog", 1, cmd_import_catalog, "import-catalog FILE.csv [--data DIR]"},
-    {"import-orders", 1, cmd_import_orders, "import-orders FILE.csv [--data DIR]"},
+    {"import-orders", 1, cmd_import_orders, "import-orders FILE.csv [--config FILE] [--data DIR]"},
     {"backup", 1, cmd_backup, "backup DEST [--data DIR]"},
     {"check", 0, cmd_check, "check [--data DIR]   (key, every page and the database's structure)"},
     {"classify", 0, cmd_classify,
@@ -271,25 +271,50 @@ out:
 
 static int run_import(cli *c, enum import_kind kind)
 {
-    buf err = BUF_INIT;
+    buf err = BUF_INIT, hours = BUF_INIT;
     store *s = NULL;
+    config *cfg = NULL;
     import_summary sum;
-    int ret = store_open(c->data, 1, &s, &err);
-    if (ret != PD_OK) {
+    outbox_opts mail = {0};
+    int ret = PD_OK;
+    if (kind == IMPORT_ORDERS) {
+        /* ready-for-pickup mails: sender, signature and delivery from the configuration */
+        if ((ret = config_load(c->config, &cfg, &err)) != PD_OK) {
+            ret = fail("invalid configuration", &err);
+            goto out;
+        }
+        config_hours_text(cfg, "de", &hours);
+        mail = (outbox_opts){.dir = c->data,
+                             .sendmail = cfg->mail.sendmail,
+                             .from = cfg->mail.from,
+                             .pharmacy_name = cfg->pharmacy.name,
+                             .pharmacy_address = cfg->pharmacy.address,
+                             .pharmacy_phone = cfg->pharmacy.phone,
+                             .pharmacy_hours = buf_cstr(&hours)};
+    }
+    if ((ret = store_open(c->data, 1, &s, &err)) != PD_OK) {
         ret = fail("cannot open the data folder", &err);
         goto out;
     }
     FILE *progress = isatty(fileno(stderr)) ? stderr : NULL;
     long long t0 = pd_now_us();
-    ret = import_csv(s, kind, c->args[0], stderr, progress, &sum, &err);
+    ret = import_csv_mail(s, kind, c->args[0], kind == IMPORT_ORDERS ? &mail : NULL, stderr,
+                          progress, &sum, &err);
     if (ret != PD_OK) {
         ret = fail("import failed, nothing was changed", &err);
         goto out;
     }
-    printf("%s import: %ld rows read, %ld inserted, %ld updated, %ld unchanged, %ld rejected "
-           "(%.2f s)\n",
+    printf("%s import: %ld rows read, %ld inserted, %ld updated, %ld unchanged, %ld rejected",
            kind == IMPORT_CATALOG ? "catalog" : "orders", sum.rows, sum.inserted, sum.updated,
-           sum.unchanged, sum.rejected, (double)(pd_now_us() - t0) / 1e6);
+           sum.unchanged, sum.rejected);
+    if (kind == IMPORT_ORDERS)
+        printf(", %ld mailed, %ld mails failed", sum.mailed, sum.mail_failed);
+    printf(" (%.2f s)\n", (double)(pd_now_us() - t0) / 1e6);
+    if (sum.mail_failed)
+        fprintf(stderr,
+                "pharmdesk: %ld ready-for-pickup mails were not sent (orders above); the "
+                "orders are imported, tell those customers another way\n",
+                sum.mail_failed);
     if (sum.rejected) {
         fprintf(stderr,
                 "pharmdesk: %ld rows were rejected (reasons above); fix them and import "
@@ -299,6 +324,8 @@ static int run_import(cli *c, enum import_kind kind)
     }
 out:
     store_close(s);
+    config_free(cfg);
+    buf_free(&hours);
     buf_free(&err);
     return ret;
 }
@@ -478,7 +505,8 @@ int main(int argc, char **argv)
             return 2;
         }
         if (((c.check_config || c.listen) && commands[i].run != cmd_serve) ||
-            (c.config && commands[i].run != cmd_serve && commands[i].run != cmd_classify)) {
+            (c.config && commands[i].run != cmd_serve && commands[i].run != cmd_classify &&
+             commands[i].run != cmd_import_orders)) {
             fprintf(stderr, "pharmdesk: --listen, --config and --check-config belong to serve\n");
             return 2;
         }
