@@ -1006,11 +1006,12 @@ size_t search_query(search_index *ix, const char *q, size_t len, search_hit *out
     uint32_t qkey = words_key(ix, buf_cstr(&s->folded), s->folded.len);
     size_t common = nwords ? ranked[0]->postings * RARE_FACTOR : COMMON_MAX;
     common = common < COMMON_MIN ? COMMON_MIN : common > COMMON_MAX ? COMMON_MAX : common;
-    /* with a rare word the catalog has exactly ("labo", a brand), common words (dosage forms,
-     * big ingredients) only refine: the product meant carries the rare word. Words as rare as
-     * COMMON_MIN still find candidates, so one odd word cannot hide the product. */
-    if (nwords && ranked[0]->postings <= COMMON_MIN && ranked[0]->m[0].quality >= 1.0f)
-        common = COMMON_MIN;
+    /* the rarest word, when the catalog has it exactly ("labo", a brand), finds the candidates;
+     * more common words (dosage forms, big ingredients) only refine them: the product meant
+     * carries the rare word. Words of up to COMMON_MIN postings always find candidates, so in a
+     * small catalog one odd word cannot hide the product. */
+    if (nwords && ranked[0]->m[0].quality >= 1.0f && ranked[0]->postings < common)
+        common = ranked[0]->postings > COMMON_MIN ? ranked[0]->postings : COMMON_MIN;
 
     /* rare words first: they find the candidates; very common ones only refine them */
     for (size_t wi = 0; wi < nwords; wi++) {
