@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "buf.h"
 #include "catalog.h"
 #include "import.h"
@@ -72,53 +73,14 @@ typedef struct bench {
     uint64_t rng;
 } bench;
 
-static long long now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static uint64_t rnd(bench *b)
-{
-    /* splitmix64: the same sequence on every platform */
-    uint64_t z = (b->rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static size_t rnd_below(bench *b, size_t n)
-{
-    return n ? (size_t)(rnd(b) % n) : 0;
-}
-
-static int cmp_ll(const void *a, const void *b)
-{
-    long long x = *(const long long *)a, y = *(const long long *)b;
-    return (x > y) - (x < y);
-}
-
 /* the q-quantile of n values (sorted in place), in microseconds */
 static double quantile_us(long long *v, size_t n, double q)
 {
     if (n == 0)
         return 0.0;
-    qsort(v, n, sizeof *v, cmp_ll);
+    qsort(v, n, sizeof *v, bench_cmp_ll);
     size_t i = (size_t)(q * (double)(n - 1) + 0.5);
     return (double)v[i] / 1000.0;
-}
-
-/* copies s up to the first of stop into out without cutting a UTF-8 sequence */
-static void copy_until(char *out, size_t cap, const char *s, const char *stop)
-{
-    size_t n = strcspn(s, stop);
-    if (n >= cap)
-        n = cap - 1;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    memcpy(out, s, n);
-    out[n] = '\0';
 }
 
 static int collect_cb(const product *p, void *arg)
@@ -132,9 +94,9 @@ static int collect_cb(const product *p, void *arg)
     memset(bp, 0, sizeof *bp);
     bp->pzn = p->pzn;
     bp->name = pd_xstrdup(p->name);
-    copy_until(bp->word, sizeof bp->word, p->active_ingredient, " ,(-/");
+    bench_copy_until(bp->word, sizeof bp->word, p->active_ingredient, " ,(-/");
     if (p->strength[0] >= '0' && p->strength[0] <= '9')
-        copy_until(bp->snum, sizeof bp->snum, p->strength, " /");
+        bench_copy_until(bp->snum, sizeof bp->snum, p->strength, " /");
     return 0;
 }
 
@@ -154,7 +116,7 @@ static char *typo(bench *b, const char *s)
     }
     if (bestlen < 5)
         return NULL;
-    size_t pos = best + 1 + rnd_below(b, bestlen - 1);
+    size_t pos = best + 1 + bench_rnd_below(&b->rng, bestlen - 1);
     char *o = pd_xmalloc(len + 1);
     memcpy(o, s, pos);
     memcpy(o + pos, s + pos + 1, len - pos);
@@ -173,7 +135,7 @@ static void make_queries(bench *b, size_t n)
 {
     b->queries = pd_xcalloc(n, sizeof *b->queries);
     for (size_t i = 0; b->nqueries < n && b->nprods; i++) {
-        const bprod *p = &b->prods[rnd_below(b, b->nprods)];
+        const bprod *p = &b->prods[bench_rnd_below(&b->rng, b->nprods)];
         char *q = NULL;
         char num[32];
         switch (i % 6) {
@@ -192,7 +154,7 @@ static void make_queries(bench *b, size_t n)
             break;
         case 4: {
             char pre[16];
-            copy_until(pre, 6, p->word, " ");
+            bench_copy_until(pre, 6, p->word, " ");
             q = strlen(pre) >= 4 ? pd_xstrdup(pre) : NULL;
             break;
         }
@@ -206,28 +168,6 @@ static void make_queries(bench *b, size_t n)
         if (q)
             b->queries[b->nqueries++] = q;
     }
-}
-
-/* removes a data folder: its files (it has no subfolders), then the folder */
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    buf path = BUF_INIT;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        buf_reset(&path);
-        buf_printf(&path, "%s/%s", dir, e->d_name);
-        if (unlink(path.data) != 0)
-            fprintf(stderr, "crypto_bench: cannot remove %s: %s\n", path.data, strerror(errno));
-    }
-    closedir(d);
-    buf_free(&path);
-    if (rmdir(dir) != 0)
-        fprintf(stderr, "crypto_bench: cannot remove %s: %s\n", dir, strerror(errno));
 }
 
 static long long file_size(const char *dir, const char *name)
@@ -267,14 +207,14 @@ static int sync_probe(const char *dir, double *fdatasync_p50, double *fdatasync_
     int ret = PD_OK;
     for (int i = 0; i < SYNC_PROBES && ret == PD_OK; i++) {
         off_t off = (off_t)(i % 16) * (off_t)sizeof page;
-        long long t0 = now_ns();
+        long long t0 = bench_now_ns();
         if (pwrite(fd, page, sizeof page, off) != (ssize_t)sizeof page || fdatasync(fd) != 0)
             ret = PD_EIO;
-        long long t1 = now_ns();
+        long long t1 = bench_now_ns();
         if (pwrite(fd, page, sizeof page, off) != (ssize_t)sizeof page || fsync(fd) != 0)
             ret = PD_EIO;
         a[i] = t1 - t0;
-        b[i] = now_ns() - t1;
+        b[i] = bench_now_ns() - t1;
     }
     close(fd);
     unlink(path);
@@ -301,7 +241,7 @@ static void side_close(side *sd, int remove)
     store_close(sd->s);
     sd->s = NULL;
     if (remove && sd->dir[0])
-        remove_dir(sd->dir);
+        bench_remove_dir(sd->dir);
 }
 
 /* 1. import into a fresh store; the last repetition's store stays open for the next phases */
@@ -311,9 +251,9 @@ static int run_import(side *sd, const char *top, const char *csv, int rep, int l
     int ret = side_create(sd, top, rep, err);
     if (ret != PD_OK)
         return ret;
-    long long t0 = now_ns();
+    long long t0 = bench_now_ns();
     ret = import_csv(sd->s, IMPORT_CATALOG, csv, stderr, NULL, &sum, err);
-    long long dt = now_ns() - t0;
+    long long dt = bench_now_ns() - t0;
     if (ret != PD_OK)
         return ret;
     if (sum.rejected)
@@ -331,9 +271,9 @@ static int run_import(side *sd, const char *top, const char *csv, int rep, int l
 static int run_build(side *sd, int keep, buf *err)
 {
     catalog *c = NULL;
-    long long t0 = now_ns();
+    long long t0 = bench_now_ns();
     int ret = catalog_open(sd->s, &c, err);
-    long long dt = now_ns() - t0;
+    long long dt = bench_now_ns() - t0;
     if (ret != PD_OK)
         return ret;
     sd->sum_ns[PH_BUILD] += (double)dt;
@@ -353,9 +293,9 @@ static int run_searches(side *sd, char **queries, size_t from, size_t to, int ti
     product *out[SEARCH_LIMIT];
     for (size_t i = from; i < to; i++) {
         size_t n = 0;
-        long long t0 = now_ns();
+        long long t0 = bench_now_ns();
         int ret = catalog_search(sd->c, queries[i], strlen(queries[i]), SEARCH_LIMIT, out, &n);
-        long long dt = now_ns() - t0;
+        long long dt = bench_now_ns() - t0;
         for (size_t k = 0; k < n; k++)
             free(out[k]);
         if (ret != PD_OK)
@@ -377,13 +317,13 @@ static int run_writes(side *sd, product **rows, size_t from, size_t to)
         store_txn *t = NULL;
         enum store_upsert res = STORE_UNCHANGED;
         rows[i]->stock = 1000000 + (long long)i; /* a new value every time: a real write */
-        long long t0 = now_ns();
+        long long t0 = bench_now_ns();
         int ret = store_txn_begin(sd->s, &t);
         if (ret == PD_OK && (ret = store_product_upsert(t, rows[i], &res, NULL)) != PD_OK)
             store_txn_rollback(t);
         else if (ret == PD_OK)
             ret = store_txn_commit(t);
-        long long dt = now_ns() - t0;
+        long long dt = bench_now_ns() - t0;
         if (ret != PD_OK)
             return ret;
         if (res != STORE_UPDATED)
@@ -393,17 +333,6 @@ static int run_writes(side *sd, product **rows, size_t from, size_t to)
     }
     sd->reps[PH_WRITE] = 1;
     return PD_OK;
-}
-
-static size_t arg_count(const char *s, size_t def)
-{
-    char *end;
-    if (!s)
-        return def;
-    long v = strtol(s, &end, 10);
-    if (*s < '0' || *s > '9' || *end || v < 1 || v > 10000000)
-        return (size_t)-1;
-    return (size_t)v;
 }
 
 static double phase_s(const side *sd, int ph)
@@ -426,8 +355,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *csv = argv[1];
-    size_t nsearch = arg_count(argc > 2 ? argv[2] : NULL, DEFAULT_SEARCHES);
-    size_t nwrite = arg_count(argc > 3 ? argv[3] : NULL, DEFAULT_WRITES);
+    size_t nsearch = bench_arg_count(argc > 2 ? argv[2] : NULL, DEFAULT_SEARCHES, 1);
+    size_t nwrite = bench_arg_count(argc > 3 ? argv[3] : NULL, DEFAULT_WRITES, 1);
     if (nsearch == (size_t)-1 || nwrite == (size_t)-1) {
         fprintf(stderr, "crypto_bench: SEARCHES and WRITES are whole numbers from 1\n");
         return 2;
@@ -505,8 +434,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "crypto_bench: %zu write transactions per store ...\n", nwrite);
     rows = pd_xcalloc(nwrite, sizeof *rows);
     for (size_t i = 0; i < nwrite; i++) {
-        if ((rc = store_product_get(P->s, b.prods[rnd_below(&b, b.nprods)].pzn, &rows[i])) !=
-            PD_OK) {
+        if ((rc = store_product_get(P->s, b.prods[bench_rnd_below(&b.rng, b.nprods)].pzn,
+                                    &rows[i])) != PD_OK) {
             fprintf(stderr, "crypto_bench: reading a product: %s\n", pd_strerror(rc));
             goto out;
         }

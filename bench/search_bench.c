@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "import.h"
 #include "pd.h"
+#include "benchutil.h"
 #include "search.h"
 #include "store.h"
 #include "text.h"
@@ -90,27 +91,6 @@ typedef struct bench {
     buf tmp;
 } bench;
 
-static uint64_t rnd(bench *b)
-{
-    /* splitmix64: deterministic across platforms */
-    uint64_t z = (b->rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static size_t rnd_below(bench *b, size_t n)
-{
-    return n ? (size_t)(rnd(b) % n) : 0;
-}
-
-static long long now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* VmRSS of this process in KiB, -1 when /proc is not there */
 static long rss_kib(void)
 {
@@ -131,20 +111,6 @@ static char *fold_dup(bench *b, const char *s)
     buf_reset(&b->tmp);
     text_fold(s, strlen(s), &b->tmp);
     return pd_xstrdup(buf_cstr(&b->tmp));
-}
-
-/* copies s up to the first of stop (or the end) into out; returns the length */
-static size_t copy_until(char *out, size_t cap, const char *s, const char *stop)
-{
-    size_t n = strcspn(s, stop);
-    if (n >= cap)
-        n = cap - 1;
-    /* never cut a UTF-8 sequence */
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    memcpy(out, s, n);
-    out[n] = '\0';
-    return n;
 }
 
 static int has_umlaut(const char *s)
@@ -185,23 +151,23 @@ static int collect_cb(const product *p, void *arg)
     buf_printf(&b->tmp, " %08u", p->pzn);
     bp->haystack = pd_xstrdup(buf_cstr(&b->tmp));
 
-    copy_until(bp->word, sizeof bp->word, p->active_ingredient, " ,(-/");
+    bench_copy_until(bp->word, sizeof bp->word, p->active_ingredient, " ,(-/");
     buf_reset(&b->tmp);
     text_fold(bp->word, strlen(bp->word), &b->tmp);
-    copy_until(bp->fword, sizeof bp->fword, buf_cstr(&b->tmp), " ");
+    bench_copy_until(bp->fword, sizeof bp->fword, buf_cstr(&b->tmp), " ");
     if (p->strength[0] >= '0' && p->strength[0] <= '9') {
-        copy_until(bp->snum, sizeof bp->snum, p->strength, " /");
-        copy_until(bp->sfull, sizeof bp->sfull, p->strength, "/");
+        bench_copy_until(bp->snum, sizeof bp->snum, p->strength, " /");
+        bench_copy_until(bp->sfull, sizeof bp->sfull, p->strength, "/");
         buf_reset(&b->tmp);
         text_fold(bp->snum, strlen(bp->snum), &b->tmp);
-        copy_until(bp->fsnum, sizeof bp->fsnum, buf_cstr(&b->tmp), " ");
+        bench_copy_until(bp->fsnum, sizeof bp->fsnum, buf_cstr(&b->tmp), " ");
     }
     char *end;
     bp->pack_count = strtol(p->pack_size, &end, 10);
     if (end == p->pack_size)
         bp->pack_count = 0;
     else
-        copy_until(bp->pack_unit, sizeof bp->pack_unit, end + strspn(end, " "), " ");
+        bench_copy_until(bp->pack_unit, sizeof bp->pack_unit, end + strspn(end, " "), " ");
     if (has_umlaut(p->name)) {
         if (b->numlaut == b->capumlaut) {
             b->capumlaut = b->capumlaut ? b->capumlaut * 2 : 1024;
@@ -292,16 +258,17 @@ static char *typo(bench *b, const char *s)
     }
     if (bestlen < 5)
         return NULL;
-    size_t pos = best + 1 + rnd_below(b, bestlen - 2); /* inside the word, not its first letter */
+    size_t pos = best + 1 +
+                 bench_rnd_below(&b->rng, bestlen - 2); /* inside the word, not its first letter */
     char *o = pd_xmalloc(len + 2);
-    switch (rnd_below(b, 4)) {
+    switch (bench_rnd_below(&b->rng, 4)) {
     case 0: /* deletion */
         memcpy(o, s, pos);
         memcpy(o + pos, s + pos + 1, len - pos);
         break;
     case 1: /* insertion */
         memcpy(o, s, pos);
-        o[pos] = (char)('a' + rnd_below(b, 26));
+        o[pos] = (char)('a' + bench_rnd_below(&b->rng, 26));
         memcpy(o + pos + 1, s + pos, len - pos + 1);
         break;
     case 2: /* transposition, a substitution when both letters are equal */
@@ -316,7 +283,7 @@ static char *typo(bench *b, const char *s)
         char c;
         memcpy(o, s, len + 1);
         do
-            c = (char)('a' + rnd_below(b, 26));
+            c = (char)('a' + bench_rnd_below(&b->rng, 26));
         while (c == (char)(s[pos] | 0x20));
         o[pos] = c;
         break;
@@ -385,9 +352,9 @@ static const bprod *pick(bench *b, enum qkind kind, size_t *idx)
         if (kind == Q_UMLAUT) {
             if (b->numlaut == 0)
                 return NULL;
-            i = b->umlaut[rnd_below(b, b->numlaut)];
+            i = b->umlaut[bench_rnd_below(&b->rng, b->numlaut)];
         } else {
-            i = rnd_below(b, b->nprods);
+            i = bench_rnd_below(&b->rng, b->nprods);
         }
         const bprod *p = &b->prods[i];
         int ok = 1;
@@ -450,7 +417,7 @@ static void make_queries(bench *b, size_t n)
                 break;
             case Q_PREFIX: {
                 char pre[64];
-                size_t len = strlen(p->word), want = 4 + rnd_below(b, 4);
+                size_t len = strlen(p->word), want = 4 + bench_rnd_below(&b->rng, 4);
                 if (want > len - 2)
                     want = len - 2;
                 while (want > 0 && ((unsigned char)p->word[want] & 0xC0) == 0x80)
@@ -461,11 +428,11 @@ static void make_queries(bench *b, size_t n)
                 bquery *q = &b->queries[b->nqueries - 1];
                 buf_reset(&b->tmp);
                 text_fold(pre, strlen(pre), &b->tmp);
-                copy_until(q->fprefix, sizeof q->fprefix, buf_cstr(&b->tmp), " ");
+                bench_copy_until(q->fprefix, sizeof q->fprefix, buf_cstr(&b->tmp), " ");
                 break;
             }
             case Q_FREETEXT: {
-                const char *w = wrappers[rnd_below(b, PD_ARRAY_LEN(wrappers))];
+                const char *w = wrappers[bench_rnd_below(&b->rng, PD_ARRAY_LEN(wrappers))];
                 char *x = round % 2 ? pd_xstrdup(p->name) : str_printf("%s %s", p->word, p->sfull);
                 buf o = BUF_INIT;
                 const char *at = strstr(w, "%s");
@@ -574,12 +541,6 @@ static int judge(const bench *b, bquery *q, const search_hit *h, size_t n)
     return 0;
 }
 
-static int cmp_ll(const void *a, const void *b)
-{
-    long long x = *(const long long *)a, y = *(const long long *)b;
-    return x < y ? -1 : x > y;
-}
-
 typedef struct pct {
     size_t n;
     double p50, p90, p99, max, mean; /* microseconds */
@@ -591,7 +552,7 @@ static pct percentiles(long long *ns, size_t n)
     pct r = {n, 0, 0, 0, 0, 0};
     if (n == 0)
         return r;
-    qsort(ns, n, sizeof *ns, cmp_ll);
+    qsort(ns, n, sizeof *ns, bench_cmp_ll);
     double sum = 0;
     for (size_t i = 0; i < n; i++)
         sum += (double)ns[i];
@@ -635,25 +596,10 @@ static double mib(long kib)
     return (double)kib / 1024.0;
 }
 
-/* removes the temporary data folder: its files (no subfolders), then the folders */
+/* removes the temporary data folder, then its parent */
 static void remove_tree(const char *top, const char *data)
 {
-    DIR *d = opendir(data);
-    if (d) {
-        struct dirent *e;
-        buf path = BUF_INIT;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            buf_reset(&path);
-            buf_printf(&path, "%s/%s", data, e->d_name);
-            if (unlink(path.data) != 0)
-                fprintf(stderr, "search_bench: cannot remove %s: %s\n", path.data, strerror(errno));
-        }
-        closedir(d);
-        buf_free(&path);
-        rmdir(data);
-    }
+    bench_remove_dir(data);
     if (rmdir(top) != 0 && errno != ENOENT)
         fprintf(stderr, "search_bench: cannot remove %s: %s\n", top, strerror(errno));
 }
@@ -678,17 +624,6 @@ static void free_bench(bench *b)
     buf_free(&b->tmp);
 }
 
-static size_t arg_count(const char *s, size_t def)
-{
-    char *end;
-    if (!s)
-        return def;
-    long v = strtol(s, &end, 10);
-    if (*s < '0' || *s > '9' || *end || v < 0 || v > 10000000)
-        return (size_t)-1;
-    return (size_t)v;
-}
-
 int main(int argc, char **argv)
 {
     bench b = {.rng = 20241129};
@@ -705,8 +640,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *csv = argv[1];
-    size_t nq = arg_count(argc > 2 ? argv[2] : NULL, DEFAULT_QUERIES);
-    size_t nbase = arg_count(argc > 3 ? argv[3] : NULL, DEFAULT_BASELINE);
+    size_t nq = bench_arg_count(argc > 2 ? argv[2] : NULL, DEFAULT_QUERIES, 0);
+    size_t nbase = bench_arg_count(argc > 3 ? argv[3] : NULL, DEFAULT_BASELINE, 0);
     if (nq == (size_t)-1 || nbase == (size_t)-1 || nq == 0) {
         fprintf(stderr, "search_bench: QUERIES and BASELINE_QUERIES are whole numbers (QUERIES "
                         "at least 1)\n");
@@ -727,9 +662,9 @@ int main(int argc, char **argv)
     }
 
     /* 1. import, as `pharmdesk import-catalog` does it: one transaction, every row checked */
-    long long t0 = now_ns();
+    long long t0 = bench_now_ns();
     rc = import_csv(s, IMPORT_CATALOG, csv, stderr, NULL, &sum, &err);
-    double import_s = (double)(now_ns() - t0) / 1e9;
+    double import_s = (double)(bench_now_ns() - t0) / 1e9;
     if (rc != PD_OK) {
         fprintf(stderr, "search_bench: import: %s\n", buf_cstr(&err));
         goto out;
@@ -743,15 +678,15 @@ int main(int argc, char **argv)
 
     /* 2. index build, as catalog.c does it */
     long rss0 = rss_kib();
-    long long t_build = now_ns();
+    long long t_build = bench_now_ns();
     ix = search_new();
     if ((rc = store_products_foreach(s, add_cb, ix)) != PD_OK) {
         fprintf(stderr, "search_bench: building the index: %s\n", pd_strerror(rc));
         goto out;
     }
-    long long t_added = now_ns();
+    long long t_added = bench_now_ns();
     search_finish(ix);
-    long long t_built = now_ns();
+    long long t_built = bench_now_ns();
     long rss1 = rss_kib();
 
     /* 3. queries */
@@ -773,17 +708,17 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < b.nqueries; i++) {
         bquery *q = &b.queries[i];
         size_t len = strlen(q->text);
-        long long a = now_ns();
+        long long a = bench_now_ns();
         size_t n = search_query(ix, q->text, len, hits, LIMIT);
-        q->ix_ns = q->min_ns = now_ns() - a;
+        q->ix_ns = q->min_ns = bench_now_ns() - a;
         q->ix_ok = judge(&b, q, hits, n);
     }
     for (int pass = 1; pass < PASSES; pass++) {
         for (size_t i = 0; i < b.nqueries; i++) {
             bquery *q = &b.queries[i];
-            long long a = now_ns();
+            long long a = bench_now_ns();
             search_query(ix, q->text, strlen(q->text), hits, LIMIT);
-            long long d = now_ns() - a;
+            long long d = bench_now_ns() - a;
             if (d < q->min_ns)
                 q->min_ns = d;
         }
@@ -794,17 +729,17 @@ int main(int argc, char **argv)
         if (!q->in_sample)
             continue;
         int same = q->same_name;
-        long long a = now_ns();
+        long long a = bench_now_ns();
         size_t n = baseline_query(&b, q->text, hits, LIMIT, &fold);
-        q->base_ns = now_ns() - a;
+        q->base_ns = bench_now_ns() - a;
         q->base_ok = judge(&b, q, hits, n);
         q->same_name = same; /* keep the index's figure */
     }
 
     /* 4. the daily case: the same export again, every row unchanged (the index is not rebuilt) */
-    t0 = now_ns();
+    t0 = bench_now_ns();
     rc = import_csv(s, IMPORT_CATALOG, csv, stderr, NULL, &sum2, &err);
-    double reimport_s = (double)(now_ns() - t0) / 1e9;
+    double reimport_s = (double)(bench_now_ns() - t0) / 1e9;
     if (rc != PD_OK) {
         fprintf(stderr, "search_bench: re-import: %s\n", buf_cstr(&err));
         goto out;
