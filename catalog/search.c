@@ -512,7 +512,8 @@ void search_finish(search_index *ix)
             tris[ntri++] = (tri_entry){((uint32_t)a << 16) | ((uint32_t)b << 8) | c, t};
         }
     }
-    qsort(tris, ntri, sizeof *tris, cmp_tri);
+    if (ntri) /* an empty catalog has no trigrams, and qsort must not see NULL */
+        qsort(tris, ntri, sizeof *tris, cmp_tri);
     ix->tris = tris;
     ix->ntris = ntri;
 }

@@ -16,6 +16,7 @@
 #include "keys.h"
 #include "log.h"
 #include "pd.h"
+#include "store_int.h"
 
 /* Every statement the project runs. Prepared once per connection, on first use. */
 enum stmt_id {
@@ -151,11 +152,16 @@ static const char *const migrations[] = {
     /* 3: the customer's consent to status mails (orders.csv's optional column status_mails) */
     ("ALTER TABLE orders ADD COLUMN status_mails INTEGER NOT NULL DEFAULT 0"
      " CHECK (status_mails IN (0, 1));"),
+    /* 4: handoff tickets, staff accounts and sessions (store_tickets.c) */
+    store_migration_tickets,
+    /* 5: leads, the consent ledger and the mail queue (store_leads.c) */
+    store_migration_leads,
 };
 
 typedef struct store_conn {
     sqlite3 *db;
     sqlite3_stmt *stmt[ST_COUNT];
+    sqlite3_stmt *mod_stmt[STORE_SLOTS_COUNT]; /* the modules' statements (store_int.h) */
     struct store_conn *next_free;
 } store_conn;
 
@@ -562,6 +568,8 @@ static void conn_close(store_conn *c)
 {
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(c->stmt[i]);
+    for (int i = 0; i < STORE_SLOTS_COUNT; i++)
+        sqlite3_finalize(c->mod_stmt[i]);
     sqlite3_close(c->db);
 }
 
@@ -867,6 +875,79 @@ static void release(store *s, store_conn *c)
     s->free_list = c;
     pthread_cond_signal(&s->available);
     pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- the inside for the table modules (store_int.h) ---- */
+
+store_conn *store_acquire(store *s)
+{
+    return acquire(s);
+}
+
+void store_release(store *s, store_conn *c)
+{
+    release(s, c);
+}
+
+sqlite3 *store_conn_db(store_conn *c)
+{
+    return c->db;
+}
+
+sqlite3_stmt *store_stmt(store_conn *c, int slot, const char *sql)
+{
+    if (slot < 0 || slot >= STORE_SLOTS_COUNT)
+        return NULL;
+    if (!c->mod_stmt[slot]) {
+        int rc =
+            sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->mod_stmt[slot], NULL);
+        if (rc != SQLITE_OK) {
+            db_fail(c->db, rc, "prepare");
+            return NULL;
+        }
+    }
+    return c->mod_stmt[slot];
+}
+
+void store_stmt_done(sqlite3_stmt *st)
+{
+    if (st)
+        stmt_done(st);
+}
+
+int store_step_done(store_conn *c, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    return rc == SQLITE_DONE ? PD_OK : db_fail(c->db, rc, what);
+}
+
+int store_map_rc(int rc)
+{
+    return map_rc(rc);
+}
+
+int store_fail(store_conn *c, int rc, const char *what)
+{
+    return db_fail(c->db, rc, what);
+}
+
+int store_begin(store_conn *c)
+{
+    return exec_sql(c->db, "BEGIN IMMEDIATE");
+}
+
+int store_commit(store_conn *c)
+{
+    int ret = exec_sql(c->db, "COMMIT");
+    if (ret != PD_OK)
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    return ret;
+}
+
+void store_rollback(store_conn *c)
+{
+    if (!sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 int store_ping(store *s)

@@ -9,6 +9,7 @@
 #include "audit.h"
 #include "catalog.h"
 #include "config.h"
+#include "consent.h"
 #include "convo.h"
 #include "policy.h"
 #include "http.h"
@@ -25,6 +26,7 @@ typedef struct app {
     catalog *catalog;
     audit *audit;
     policy *policy;
+    consent_set *consent;
     convo_table *convos;
     ratelimit *limiters[LIM_COUNT];
 } app;

@@ -312,6 +312,27 @@ static void h_inquiry(http_req *req, void *ctx)
     http_reply_json(req, 200, o);
 }
 
+static void add_consent(cJSON *o, const app *a, const char *purpose, const char *lang)
+{
+    const consent_text *t = consent_current(a->consent, purpose, lang);
+    cJSON *e = cJSON_AddObjectToObject(o, purpose);
+    cJSON_AddStringToObject(e, "version", t->version);
+    cJSON_AddStringToObject(e, "text", t->text);
+    cJSON_AddStringToObject(e, "lang", t->lang);
+}
+
+/* the texts a person sees before consenting; the version they cite is checked on use */
+static void h_consent_texts(http_req *req, void *ctx)
+{
+    app *a = ctx;
+    const char *lang = http_lang(req);
+    cJSON *o = cJSON_CreateObject();
+    add_consent(o, a, "handoff", lang);
+    add_consent(o, a, "newsletter", lang);
+    add_consent(o, a, "back_in_stock", lang);
+    http_reply_json(req, 200, o);
+}
+
 const http_route app_routes[] = {
     {HTTP_GET, "/api/v1/health", h_health, 0, HTTP_API, -1},
     {HTTP_GET, "/api/v1/products", h_products, 0, HTTP_API, LIM_SEARCH},
@@ -320,5 +341,6 @@ const http_route app_routes[] = {
     {HTTP_GET, "/api/v1/products/{pzn}", h_product, 0, HTTP_API, -1},
     {HTTP_POST, "/api/v1/inquiries", h_inquiry, HTTP_PUBLIC_BODY_LIMIT, HTTP_API, LIM_INQUIRY},
     {HTTP_POST, "/api/v1/orders/lookup", h_order_lookup, HTTP_PUBLIC_BODY_LIMIT, HTTP_API, -1},
+    {HTTP_GET, "/api/v1/consent-texts", h_consent_texts, 0, HTTP_API, -1},
 };
 const size_t app_nroutes = PD_ARRAY_LEN(app_routes);

@@ -366,6 +366,11 @@ static int cmd_serve(cli *c)
             ret = fail("invalid policies", &err);
             goto out;
         }
+        if ((ret = consent_load(cfg->policies_dir, cfg->pharmacy.name, &a.consent, &err)) !=
+            PD_OK) {
+            ret = fail("invalid consent texts", &err);
+            goto out;
+        }
         printf("configuration ok%s%s; policies %s (version %s)\n", c->config ? ": " : " (defaults)",
                c->config ? c->config : "", cfg->policies_dir, policy_version(a.policy));
         goto out;
@@ -391,6 +396,10 @@ static int cmd_serve(cli *c)
     }
     if ((ret = policy_load(cfg->policies_dir, &a.policy, &err)) != PD_OK) {
         ret = fail("cannot load the policies", &err);
+        goto out;
+    }
+    if ((ret = consent_load(cfg->policies_dir, cfg->pharmacy.name, &a.consent, &err)) != PD_OK) {
+        ret = fail("cannot load the consent texts", &err);
         goto out;
     }
     a.convos = convo_new(10000, 30 * 60);
@@ -426,6 +435,7 @@ out:
         ratelimit_free(a.limiters[i]);
     catalog_free(a.catalog);
     policy_free(a.policy);
+    consent_free(a.consent);
     convo_free(a.convos);
     audit_close(a.audit);
     store_close(a.store);

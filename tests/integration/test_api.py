@@ -70,6 +70,22 @@ def main():
         s, h, b = srv.request("HEAD", "/api/v1/health")
         t.eq(s, 200, "HEAD health")
 
+        # --- consent texts: every purpose, both languages, the same versions
+        versions = {}
+        for lang in ("de", "en"):
+            s, h, b = srv.request("GET", f"/api/v1/consent-texts?lang={lang}")
+            t.eq(s, 200, f"consent-texts {lang}")
+            check_headers(t, h, f"consent-texts {lang}")
+            for purpose in ("handoff", "newsletter", "back_in_stock"):
+                e = b.get(purpose) or {}
+                t.check(isinstance(e.get("version"), str) and e["version"], f"{purpose} version")
+                t.check(isinstance(e.get("text"), str) and len(e["text"]) > 40, f"{purpose} text")
+                t.eq(e.get("lang"), lang, f"{purpose} lang")
+                versions.setdefault(purpose, set()).add(e.get("version"))
+        t.check(all(len(v) == 1 for v in versions.values()), f"same versions: {versions}")
+        s, h, b = srv.request("GET", "/api/v1/consent-texts", headers={"Accept-Language": "en-GB"})
+        t.eq(b.get("handoff", {}).get("lang"), "en", "consent-texts follow Accept-Language")
+
         # --- one product, every availability value
         s, h, b = srv.request("GET", "/api/v1/products/81287667")
         t.eq(s, 200, "product status")
