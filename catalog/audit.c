@@ -108,12 +108,7 @@ void audit_entry_hash(const audit_entry *e, unsigned char out[AUDIT_HASH_BYTES])
 /* now in UTC, ISO 8601 with milliseconds */
 static void now_iso(char out[32])
 {
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03dZ", (int)(ts.tv_nsec / 1000000));
+    pd_iso_time(pd_wall_us(), out);
 }
 
 /* chains taken[0..n) after the head into batch[] and commits it; re-chains when another

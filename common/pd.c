@@ -96,3 +96,25 @@ long long pd_now_us(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
 }
+
+long long pd_wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long us = (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+#ifdef PD_FAULT_INJECTION
+    const char *off = getenv("PHARMDESK_TEST_CLOCK_OFFSET_S");
+    if (off && *off)
+        us += strtoll(off, NULL, 10) * 1000000LL;
+#endif
+    return us;
+}
+
+void pd_iso_time(long long us, char out[32])
+{
+    time_t sec = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03dZ", (int)(us % 1000000 / 1000));
+}

@@ -37,6 +37,13 @@ char *pd_xstrndup(const char *s, size_t n);
 /* monotonic clock in microseconds, for durations */
 long long pd_now_us(void);
 
+/* wall clock, microseconds since 1970 UTC, for stored times and expiry. Test builds
+ * (PD_FAULT_INJECTION) add PHARMDESK_TEST_CLOCK_OFFSET_S seconds, so that tests of retention
+ * and expiry can step into the future without waiting. */
+long long pd_wall_us(void);
+/* us (from pd_wall_us) as UTC ISO 8601 with milliseconds: 2026-11-29T10:30:00.123Z */
+void pd_iso_time(long long us, char out[32]);
+
 #define PD_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #if defined(__GNUC__)
