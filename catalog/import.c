@@ -500,7 +500,15 @@ int import_csv(store *s, enum import_kind kind, const char *path, FILE *report, 
 int import_csv_mail(store *s, enum import_kind kind, const char *path, const outbox_opts *mail,
                     FILE *report, FILE *progress, import_summary *sum, buf *err)
 {
+    return import_csv_hooks(s, kind, path, mail, NULL, NULL, report, progress, sum, err);
+}
+
+int import_csv_hooks(store *s, enum import_kind kind, const char *path, const outbox_opts *mail,
+                     import_restock_fn restocked, void *arg, FILE *report, FILE *progress,
+                     import_summary *sum, buf *err)
+{
     FILE *in = NULL;
+    uint32_t *restock = NULL; /* PZNs whose stock rose from 0, told after the commit */
     mail_queue queue = {0};
     csv_reader *r = NULL;
     store_txn *t = NULL;
@@ -559,16 +567,22 @@ int import_csv_mail(store *s, enum import_kind kind, const char *path, const out
             buf_printf(&why, "expected %zu fields, found %zu", nfields, csv_nfields(r));
         } else if (kind == IMPORT_CATALOG) {
             product p = {0};
+            long long old_stock = -1;
             if (catalog_row(r, pos, &p, &why)) {
                 long first = seen_put(&seen, p.pzn, csv_line(r));
                 if (first) {
                     buf_printf(&why, "PZN %08u already appeared on line %ld", p.pzn, first);
-                } else if ((ret = store_product_upsert(t, &p, &res, NULL)) != PD_OK) {
+                } else if ((ret = store_product_upsert(t, &p, &res, &old_stock)) != PD_OK) {
                     buf_printf(err, "line %ld: cannot store the product: %s", csv_line(r),
                                pd_strerror(ret));
                     goto out;
                 } else {
                     ok = 1;
+                    if (old_stock == 0 && p.stock > 0) {
+                        restock =
+                            pd_xreallocarray(restock, (size_t)sum->restocked + 1, sizeof *restock);
+                        restock[sum->restocked++] = p.pzn;
+                    }
                 }
             }
         } else {
@@ -639,7 +653,10 @@ int import_csv_mail(store *s, enum import_kind kind, const char *path, const out
     /* only now: never a mail about data that was rolled back */
     if (mail)
         queue_send(&queue, mail, path, report, sum);
+    for (long i = 0; restocked && i < sum->restocked; i++)
+        restocked(restock[i], arg);
 out:
+    free(restock);
     if (ret != PD_OK && progress)
         fputc('\n', progress);
     store_txn_rollback(t);

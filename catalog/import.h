@@ -15,6 +15,7 @@ typedef struct import_summary {
     long rows; /* data records read */
     long inserted, updated, unchanged, rejected;
     long mailed, mail_failed; /* ready-for-pickup notifications sent / not sent (orders) */
+    long restocked;           /* products whose stock rose from 0 (catalog) */
 } import_summary;
 
 enum import_kind { IMPORT_CATALOG, IMPORT_ORDERS };
@@ -36,6 +37,15 @@ int import_csv(store *s, enum import_kind kind, const char *path, FILE *report, 
  */
 int import_csv_mail(store *s, enum import_kind kind, const char *path, const outbox_opts *mail,
                     FILE *report, FILE *progress, import_summary *sum, buf *err);
+
+/* after the commit, called once per product whose stock rose from 0 to more (catalog imports;
+ * back-in-stock notices, catalog/leads.h) */
+typedef void (*import_restock_fn)(uint32_t pzn, void *arg);
+
+/* import_csv_mail with the restock callback (NULL: none) */
+int import_csv_hooks(store *s, enum import_kind kind, const char *path, const outbox_opts *mail,
+                     import_restock_fn restocked, void *arg, FILE *report, FILE *progress,
+                     import_summary *sum, buf *err);
 
 #ifdef PD_FAULT_INJECTION
 /* test builds only: the next import reads every row, then fails before its commit (PD_EIO) */

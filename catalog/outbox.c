@@ -183,7 +183,21 @@ static void random_hex(char *out, size_t nbytes)
 }
 
 /* the whole message, or PD_EINVAL with the reason */
-static int compose(const outbox_opts *o, const outbox_mail *m, buf *msg, buf *err)
+/* a URL for List-Unsubscribe: http(s), printable ASCII, nothing that ends the <...> */
+static int header_url(const char *u)
+{
+    if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
+        return 0;
+    if (strlen(u) > 900)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)u; *p; p++)
+        if (*p <= ' ' || *p >= 0x7f || *p == '<' || *p == '>' || *p == '"' || *p == ',')
+            return 0;
+    return 1;
+}
+
+int outbox_compose(const outbox_opts *o, const outbox_mail *m, const char *list_unsubscribe,
+                   buf *msg, buf *err)
 {
     const char *vals[] = {m->to, m->subject, o->from, o->pharmacy_name};
     const char *names[] = {"To", "Subject", "From", "the From display name"};
@@ -206,6 +220,10 @@ static int compose(const outbox_opts *o, const outbox_mail *m, buf *msg, buf *er
         buf_puts(err, "mail.from is not a plain address like name@example.org");
         return PD_EINVAL;
     }
+    if (list_unsubscribe && !header_url(list_unsubscribe)) {
+        buf_puts(err, "the unsubscribe link is not a plain http(s) URL");
+        return PD_EINVAL;
+    }
     const char *body = m->body ? m->body : "";
     if (!text_utf8_valid(body, strlen(body))) {
         buf_puts(err, "the body is not UTF-8");
@@ -224,6 +242,11 @@ static int compose(const outbox_opts *o, const outbox_mail *m, buf *msg, buf *er
     put_date(msg, tv.tv_sec);
     buf_printf(msg, "\nMessage-ID: <%lld.%ld.%s@%s>\n", (long long)tv.tv_sec, (long)getpid(), rnd,
                strchr(o->from, '@') + 1);
+    if (list_unsubscribe)
+        buf_printf(msg,
+                   "List-Unsubscribe: <%s>\n"
+                   "List-Unsubscribe-Post: List-Unsubscribe=One-Click\n",
+                   list_unsubscribe);
     buf_puts(msg, "MIME-Version: 1.0\n"
                   "Content-Type: text/plain; charset=utf-8\n");
     int qp = body_needs_qp(body);
@@ -261,7 +284,7 @@ static int make_dir(const char *path, buf *err)
 }
 
 /* maildir delivery: tmp/NAME written with O_EXCL and synced, renamed into new/, dir synced */
-static int to_maildir(const char *dir, const buf *msg, buf *err)
+static int to_maildir(const char *dir, const char *msg, size_t len, buf *err)
 {
     buf tmp = BUF_INIT, dst = BUF_INIT, d = BUF_INIT;
     int fd = -1, ret = PD_OK;
@@ -295,7 +318,7 @@ static int to_maildir(const char *dir, const buf *msg, buf *err)
         ret = PD_EIO;
         goto out;
     }
-    if (write_all(fd, msg->data, msg->len, 0) != 0 || fsync(fd) != 0) {
+    if (write_all(fd, msg, len, 0) != 0 || fsync(fd) != 0) {
         buf_printf(err, "cannot write %s: %s", buf_cstr(&tmp), strerror(errno));
         ret = PD_EIO;
         goto out;
@@ -328,7 +351,7 @@ out:
 }
 
 /* the command's words (no shell); its stdin a socket so a dead reader is EPIPE, not SIGPIPE */
-static int to_command(const char *command, const buf *msg, buf *err)
+static int to_command(const char *command, const char *msg, size_t len, buf *err)
 {
     char *words = pd_xstrdup(command), *save = NULL, *argv[MAX_ARGV + 1];
     int n = 0, sv[2] = {-1, -1}, ret = PD_OK, fa_ok = 0;
@@ -367,7 +390,7 @@ static int to_command(const char *command, const buf *msg, buf *err)
     }
     close(sv[1]);
     sv[1] = -1;
-    int werr = write_all(sv[0], msg->data, msg->len, 1) != 0 ? errno : 0;
+    int werr = write_all(sv[0], msg, len, 1) != 0 ? errno : 0;
     close(sv[0]);
     sv[0] = -1;
     int status = 0;
@@ -399,21 +422,22 @@ out:
     return ret;
 }
 
+int outbox_deliver(const outbox_opts *o, const char *msg, size_t len, buf *err)
+{
+    if (o->sendmail && o->sendmail[0])
+        return to_command(o->sendmail, msg, len, err);
+    if (o->dir && o->dir[0])
+        return to_maildir(o->dir, msg, len, err);
+    buf_puts(err, "neither a data folder nor mail.sendmail to send mail with");
+    return PD_EINVAL;
+}
+
 int outbox_send(const outbox_opts *o, const outbox_mail *m, buf *err)
 {
     buf msg = BUF_INIT;
-    int ret = compose(o, m, &msg, err);
-    if (ret != PD_OK)
-        goto out;
-    if (o->sendmail && o->sendmail[0])
-        ret = to_command(o->sendmail, &msg, err);
-    else if (o->dir && o->dir[0])
-        ret = to_maildir(o->dir, &msg, err);
-    else {
-        buf_puts(err, "neither a data folder nor mail.sendmail to send mail with");
-        ret = PD_EINVAL;
-    }
-out:
+    int ret = outbox_compose(o, m, NULL, &msg, err);
+    if (ret == PD_OK)
+        ret = outbox_deliver(o, msg.data, msg.len, err);
     buf_free(&msg);
     return ret;
 }

@@ -35,6 +35,15 @@ typedef struct outbox_mail {
  */
 int outbox_send(const outbox_opts *o, const outbox_mail *m, buf *err);
 
+/* the message as outbox_send would write it (Date, Message-ID, MIME headers, encodings), for
+ * the durable queue (catalog/mailq.h); same errors as outbox_send. list_unsubscribe: NULL, or
+ * the http(s) URL that withdraws consent at once, written as List-Unsubscribe (RFC 2369) with
+ * List-Unsubscribe-Post: List-Unsubscribe=One-Click (RFC 8058); the URL must accept that POST. */
+int outbox_compose(const outbox_opts *o, const outbox_mail *m, const char *list_unsubscribe,
+                   buf *msg, buf *err);
+/* delivers a composed message the way outbox_send does (maildir or the sendmail command) */
+int outbox_deliver(const outbox_opts *o, const char *msg, size_t len, buf *err);
+
 /* the notification that order `number` (canonical, "AP-100231") is ready for pickup, to `to`;
  * note (the pickup note, e.g. "Abholfach 7") may be NULL or "". Never names the items. */
 int outbox_order_ready(const outbox_opts *o, const char *number, const char *to, const char *note,

@@ -10,6 +10,8 @@
 #include "catalog.h"
 #include "config.h"
 #include "consent.h"
+#include "datarights.h"
+#include "leads.h"
 #include "convo.h"
 #include "policy.h"
 #include "http.h"
@@ -18,7 +20,15 @@
 
 #define PHARMDESK_VERSION "0.1.0"
 
-enum app_limiter { LIM_SEARCH, LIM_INQUIRY, LIM_ORDER_CLIENT, LIM_ORDER_NUMBER, LIM_COUNT };
+enum app_limiter {
+    LIM_SEARCH,
+    LIM_INQUIRY,
+    LIM_ORDER_CLIENT,
+    LIM_ORDER_NUMBER,
+    LIM_LEADS_CLIENT, /* sign-ups and data requests per client and hour */
+    LIM_LEADS_TOKEN,  /* confirm and withdraw calls per client and minute */
+    LIM_COUNT
+};
 
 typedef struct app {
     const config *cfg;
@@ -29,6 +39,8 @@ typedef struct app {
     consent_set *consent;
     convo_table *convos;
     ratelimit *limiters[LIM_COUNT];
+    const leads_ctx *leads;   /* sign-ups, double opt-in, back in stock (catalog/leads.h) */
+    const datarights *rights; /* the sources of export and erasure (datarights.h) */
 } app;
 
 extern const http_route app_routes[];

@@ -38,6 +38,7 @@ static int v_url_opt(const char *v, buf *why);
 static int v_origin(const char *v, buf *why);
 static int v_ip(const char *v, buf *why);
 static int v_log_level(const char *v, buf *why);
+static int v_base_url(const char *v, buf *why);
 
 #define OFF(f) offsetof(config, f)
 static const key_def keys[] = {
@@ -88,6 +89,14 @@ static const key_def keys[] = {
     {"http.cookie_secure", CT_BOOL, OFF(http.cookie_secure), NULL, 1, 0, 1, NULL},
     {"mail.sendmail", CT_STR, OFF(mail.sendmail), "", 0, 0, 0, NULL},
     {"mail.from", CT_STR, OFF(mail.from), "info@apotheke-am-markt.example", 0, 0, 0, v_email},
+    {"mail.retry_initial_s", CT_INT, OFF(mail.retry_initial_s), NULL, 60, 1, 86400, NULL},
+    {"mail.retry_max_s", CT_INT, OFF(mail.retry_max_s), NULL, 3600, 1, 604800, NULL},
+    {"public_base_url", CT_STR, OFF(public_base_url), "http://127.0.0.1:8080", 0, 0, 0, v_base_url},
+    {"leads.store_ip_hash", CT_BOOL, OFF(leads.store_ip_hash), NULL, 0, 0, 1, NULL},
+    {"leads.mail_window_s", CT_INT, OFF(leads.mail_window_s), NULL, 600, 1, 86400, NULL},
+    {"leads.mails_per_address", CT_INT, OFF(leads.mails_per_address), NULL, 3, 1, 100, NULL},
+    {"rate_limit.leads_per_client", CT_INT, OFF(rate_limit.leads_per_client), NULL, 20, 0, 100000,
+     NULL},
 };
 
 static int v_nonempty(const char *v, buf *why)
@@ -196,6 +205,19 @@ static int v_url_opt(const char *v, buf *why)
 {
     if (*v && !url_ok(v, "https://") && !url_ok(v, "http://")) {
         buf_puts(why, "must be empty or an http(s):// address");
+        return 0;
+    }
+    return 1;
+}
+
+/* the address customers reach the site at: http(s)://host[:port][/path], no query, no
+ * trailing slash (links are appended to it) */
+static int v_base_url(const char *v, buf *why)
+{
+    size_t n = strlen(v);
+    if ((!url_ok(v, "https://") && !url_ok(v, "http://")) || strpbrk(v, "?#'") || v[n - 1] == '/') {
+        buf_puts(why, "must be an http(s):// address without a trailing slash, query or fragment "
+                      "(https://www.example-apotheke.de)");
         return 0;
     }
     return 1;

@@ -48,6 +48,7 @@ typedef struct config {
         int order_lookups_per_client;
         int order_lookups_per_order;
         int order_lookup_window_s;
+        int leads_per_client; /* sign-ups and data requests per client address and hour */
     } rate_limit;
     struct {
         int connection_timeout_s;
@@ -57,7 +58,14 @@ typedef struct config {
     } http;
     struct {
         char *sendmail, *from;
+        int retry_initial_s, retry_max_s; /* the durable queue's backoff */
     } mail;
+    char *public_base_url; /* links in mails: {public_base_url}/leads/confirm?token=... */
+    struct {
+        int store_ip_hash;     /* the ledger keeps a keyed hash of the client address */
+        int mail_window_s;     /* confirmation mails per address: at most mails_per_address */
+        int mails_per_address; /* in mail_window_s, and one per sign-up */
+    } leads;
 } config;
 
 extern const char *const config_weekdays[7]; /* "mon" .. "sun" */

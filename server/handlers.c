@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "assistant.h"
+#include "handlers_leads.h"
 #include "jsonin.h"
 #include "orderno.h"
 #include "log.h"
@@ -342,5 +343,16 @@ const http_route app_routes[] = {
     {HTTP_POST, "/api/v1/inquiries", h_inquiry, HTTP_PUBLIC_BODY_LIMIT, HTTP_API, LIM_INQUIRY},
     {HTTP_POST, "/api/v1/orders/lookup", h_order_lookup, HTTP_PUBLIC_BODY_LIMIT, HTTP_API, -1},
     {HTTP_GET, "/api/v1/consent-texts", h_consent_texts, 0, HTTP_API, -1},
+    /* leads (handlers_leads.c) */
+    {HTTP_POST, "/api/v1/leads", h_lead_signup, HTTP_PUBLIC_BODY_LIMIT, HTTP_API, LIM_LEADS_CLIENT},
+    {HTTP_POST, "/api/v1/leads/confirm", h_lead_confirm, HTTP_PUBLIC_BODY_LIMIT, HTTP_API,
+     LIM_LEADS_TOKEN},
+    {HTTP_POST, "/api/v1/leads/withdraw", h_lead_withdraw, HTTP_PUBLIC_BODY_LIMIT, HTTP_API_FORM,
+     LIM_LEADS_TOKEN},
+    {HTTP_GET, "/api/v1/leads/withdraw", h_lead_withdraw_get, 0, HTTP_API, LIM_LEADS_TOKEN},
+    {HTTP_POST, "/api/v1/data-requests", h_data_request, HTTP_PUBLIC_BODY_LIMIT, HTTP_API,
+     LIM_LEADS_CLIENT},
+    {HTTP_POST, "/api/v1/data-requests/confirm", h_data_confirm, HTTP_PUBLIC_BODY_LIMIT, HTTP_API,
+     LIM_LEADS_TOKEN},
 };
 const size_t app_nroutes = PD_ARRAY_LEN(app_routes);

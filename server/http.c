@@ -43,6 +43,7 @@ struct http_req {
     int early_status;
     const char *early_code, *early_msg;
     buf body;
+    int form; /* the body of an HTTP_API_FORM route came as a form */
     cJSON *json;
     struct {
         char *name, *value;
@@ -140,6 +141,17 @@ const char *http_query(http_req *req, const char *name)
 const char *http_header(http_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_body(http_req *req, size_t *len)
+{
+    *len = req->body.len;
+    return buf_cstr(&req->body);
+}
+
+int http_body_is_form(http_req *req)
+{
+    return req->form;
 }
 
 const cJSON *http_json(http_req *req)
@@ -394,6 +406,17 @@ static int content_type_json(const char *ct)
     return strcasecmp(rest, "charset=utf-8") == 0;
 }
 
+static int content_type_form(const char *ct)
+{
+    static const char *const forms[] = {"application/x-www-form-urlencoded", "multipart/form-data"};
+    for (size_t i = 0; ct && i < PD_ARRAY_LEN(forms); i++) {
+        size_t n = strlen(forms[i]);
+        if (strncasecmp(ct, forms[i], n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' '))
+            return 1;
+    }
+    return 0;
+}
+
 static void set_early(http_req *req, int status, const char *code, const char *msg)
 {
     if (req->early_status)
@@ -441,7 +464,10 @@ static void first_call(http_req *req, const char *url, const char *method)
             set_early(req, 413, "too_large", "The request body is too large.");
             goto out;
         }
-        if (!content_type_json(http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        const char *ct = http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (req->route->kind == HTTP_API_FORM && content_type_form(ct)) {
+            req->form = 1;
+        } else if (!content_type_json(ct)) {
             set_early(req, 415, "unsupported_media_type",
                       "Send the body as application/json (UTF-8).");
             goto out;
@@ -518,7 +544,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     if (req->early_status)
         return reply_early(req);
-    if (req->route->body_limit) {
+    if (req->route->body_limit && !req->form) {
         const char *why = NULL;
         if (jsonin_parse_object(buf_cstr(&req->body), req->body.len, &req->json, &why) != PD_OK) {
             char msg[160];

@@ -19,7 +19,10 @@ typedef struct http_server http_server;
 typedef struct http_req http_req;
 
 enum http_method { HTTP_GET = 1, HTTP_POST = 2 };
-enum http_kind { HTTP_API, HTTP_PAGE };
+/* HTTP_API_FORM: an API route whose body may also be a form (application/x-www-form-urlencoded
+ * or multipart/form-data, as RFC 8058 one-click unsubscribe POSTs); http_json is then NULL and
+ * the handler reads http_body */
+enum http_kind { HTTP_API, HTTP_PAGE, HTTP_API_FORM };
 
 typedef void (*http_handler)(http_req *req, void *app);
 
@@ -56,6 +59,9 @@ const char *http_query(http_req *req, const char *name);
 const char *http_header(http_req *req, const char *name);
 /* the decoded JSON body of a route with a body limit (an object, checked strictly) */
 const cJSON *http_json(http_req *req);
+/* the raw body, and whether it came as a form (HTTP_API_FORM routes only) */
+const char *http_body(http_req *req, size_t *len);
+int http_body_is_form(http_req *req);
 /* the client's address: the socket peer, or X-Forwarded-For behind a trusted proxy */
 const char *http_client_ip(http_req *req);
 /* "de" (default) or "en": ?lang=, then Accept-Language */

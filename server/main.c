@@ -17,6 +17,7 @@
 #include "audit.h"
 #include "import.h"
 #include "keys.h"
+#include "leads_service.h"
 #include "log.h"
 #include "pd.h"
 
@@ -49,10 +50,15 @@ static int cmd_check(cli *c);
 static int cmd_audit_verify(cli *c);
 static int cmd_classify(cli *c);
 static int cmd_rekey(cli *c);
+#ifdef PD_FAULT_INJECTION
+static int cmd_test_leads_purge(cli *c);
+static int cmd_test_leads_dump(cli *c);
+#endif
 
 static const command commands[] = {
     {"init", 0, cmd_init, "init [--data DIR]"},
-    {"import-catalog", 1, cmd_import_catalog, "import-catalog FILE.csv [--data DIR]"},
+    {"import-catalog", 1, cmd_import_catalog,
+     "import-catalog FILE.csv [--config FILE] [--data DIR]   (mails back-in-stock notices)"},
     {"import-orders", 1, cmd_import_orders, "import-orders FILE.csv [--config FILE] [--data DIR]"},
     {"backup", 1, cmd_backup, "backup DEST [--data DIR]"},
     {"check", 0, cmd_check, "check [--data DIR]   (key, every page and the database's structure)"},
@@ -65,6 +71,11 @@ static const command commands[] = {
      "PHARMDESK_NEW_PASSPHRASE)"},
     {"serve", 0, cmd_serve,
      "serve [--listen HOST:PORT] [--config FILE] [--check-config] [--data DIR]"},
+#ifdef PD_FAULT_INJECTION
+    /* test builds only: the leads' purge now (with PHARMDESK_TEST_CLOCK_OFFSET_S) and a dump */
+    {"test-leads-purge", 0, cmd_test_leads_purge, "test-leads-purge [--data DIR]"},
+    {"test-leads-dump", 0, cmd_test_leads_dump, "test-leads-dump [--data DIR]"},
+#endif
 };
 
 static void usage(FILE *f)
@@ -276,13 +287,15 @@ static int run_import(cli *c, enum import_kind kind)
     config *cfg = NULL;
     import_summary sum;
     outbox_opts mail = {0};
+    leads_service ls = {0};
+    long bis_sent = 0, bis_failed = 0;
     int ret = PD_OK;
+    /* mails (ready for pickup, back in stock): sender, signature and delivery from it */
+    if ((ret = config_load(c->config, &cfg, &err)) != PD_OK) {
+        ret = fail("invalid configuration", &err);
+        goto out;
+    }
     if (kind == IMPORT_ORDERS) {
-        /* ready-for-pickup mails: sender, signature and delivery from the configuration */
-        if ((ret = config_load(c->config, &cfg, &err)) != PD_OK) {
-            ret = fail("invalid configuration", &err);
-            goto out;
-        }
         config_hours_text(cfg, "de", &hours);
         mail = (outbox_opts){.dir = c->data,
                              .sendmail = cfg->mail.sendmail,
@@ -296,19 +309,32 @@ static int run_import(cli *c, enum import_kind kind)
         ret = fail("cannot open the data folder", &err);
         goto out;
     }
+    if (kind == IMPORT_CATALOG &&
+        (ret = leads_service_open(&ls, cfg, s, c->data, 0, &err)) != PD_OK) {
+        ret = fail("cannot prepare back-in-stock mails", &err);
+        goto out;
+    }
     FILE *progress = isatty(fileno(stderr)) ? stderr : NULL;
     long long t0 = pd_now_us();
-    ret = import_csv_mail(s, kind, c->args[0], kind == IMPORT_ORDERS ? &mail : NULL, stderr,
-                          progress, &sum, &err);
+    ret = import_csv_hooks(s, kind, c->args[0], kind == IMPORT_ORDERS ? &mail : NULL,
+                           kind == IMPORT_CATALOG ? leads_service_restocked : NULL, &ls, stderr,
+                           progress, &sum, &err);
     if (ret != PD_OK) {
         ret = fail("import failed, nothing was changed", &err);
         goto out;
     }
+    /* back-in-stock mails queued after the commit: deliver now; a failure stays queued for
+     * serve's sender */
+    if (kind == IMPORT_CATALOG && sum.restocked)
+        mailq_drain(s, &ls.qopts, &bis_sent, &bis_failed);
     printf("%s import: %ld rows read, %ld inserted, %ld updated, %ld unchanged, %ld rejected",
            kind == IMPORT_CATALOG ? "catalog" : "orders", sum.rows, sum.inserted, sum.updated,
            sum.unchanged, sum.rejected);
     if (kind == IMPORT_ORDERS)
         printf(", %ld mailed, %ld mails failed", sum.mailed, sum.mail_failed);
+    if (kind == IMPORT_CATALOG)
+        printf(", %ld back in stock (%ld mails sent, %ld queued for a retry)", sum.restocked,
+               bis_sent, bis_failed);
     printf(" (%.2f s)\n", (double)(pd_now_us() - t0) / 1e6);
     if (sum.mail_failed)
         fprintf(stderr,
@@ -323,6 +349,7 @@ static int run_import(cli *c, enum import_kind kind)
         ret = 1;
     }
 out:
+    leads_service_close(&ls);
     store_close(s);
     config_free(cfg);
     buf_free(&hours);
@@ -340,6 +367,32 @@ static int cmd_import_orders(cli *c)
     return run_import(c, IMPORT_ORDERS);
 }
 
+#ifdef PD_FAULT_INJECTION
+static int test_leads(cli *c, int (*fn)(store *s, FILE *out))
+{
+    buf err = BUF_INIT;
+    store *s = NULL;
+    int ret = store_open(c->data, 1, &s, &err);
+    if (ret != PD_OK)
+        ret = fail("cannot open the data folder", &err);
+    else if ((ret = fn(s, stdout)) != PD_OK)
+        ret = fail(pd_strerror(ret), NULL);
+    store_close(s);
+    buf_free(&err);
+    return ret;
+}
+
+static int cmd_test_leads_purge(cli *c)
+{
+    return test_leads(c, leads_service_test_purge);
+}
+
+static int cmd_test_leads_dump(cli *c)
+{
+    return test_leads(c, leads_service_test_dump);
+}
+#endif
+
 static enum log_level level_of(const char *s)
 {
     return strcmp(s, "debug") == 0   ? LOG_DEBUG
@@ -354,6 +407,7 @@ static int cmd_serve(cli *c)
     config *cfg = NULL;
     app a = {0};
     http_server *srv = NULL;
+    leads_service ls = {0};
     int ret = config_load(c->config, &cfg, &err);
     if (ret == PD_OK && c->listen)
         ret = config_set_listen(cfg, c->listen, &err);
@@ -371,6 +425,12 @@ static int cmd_serve(cli *c)
             ret = fail("invalid consent texts", &err);
             goto out;
         }
+        mailtext *mt = NULL;
+        if ((ret = mailtext_load(cfg->policies_dir, &mt, &err)) != PD_OK) {
+            ret = fail("invalid mail texts", &err);
+            goto out;
+        }
+        mailtext_free(mt);
         printf("configuration ok%s%s; policies %s (version %s)\n", c->config ? ": " : " (defaults)",
                c->config ? c->config : "", cfg->policies_dir, policy_version(a.policy));
         goto out;
@@ -402,6 +462,12 @@ static int cmd_serve(cli *c)
         ret = fail("cannot load the consent texts", &err);
         goto out;
     }
+    if ((ret = leads_service_open(&ls, cfg, a.store, c->data, 1, &err)) != PD_OK) {
+        ret = fail("cannot set up leads and mail", &err);
+        goto out;
+    }
+    a.leads = &ls.ctx;
+    a.rights = &ls.rights;
     a.convos = convo_new(10000, 30 * 60);
     if ((ret = catalog_open(a.store, &a.catalog, &err)) != PD_OK) {
         ret = fail("cannot load the catalog", &err);
@@ -414,6 +480,9 @@ static int cmd_serve(cli *c)
                                                  cfg->rate_limit.order_lookup_window_s, 100000);
     a.limiters[LIM_ORDER_NUMBER] = ratelimit_new(cfg->rate_limit.order_lookups_per_order,
                                                  cfg->rate_limit.order_lookup_window_s, 100000);
+    /* leads and data requests: per client and hour; tokens are unguessable, still bounded */
+    a.limiters[LIM_LEADS_CLIENT] = ratelimit_new(cfg->rate_limit.leads_per_client, 3600, 100000);
+    a.limiters[LIM_LEADS_TOKEN] = ratelimit_new(60, 60, 100000);
     http_options ho = {cfg, app_routes, app_nroutes, a.limiters, LIM_COUNT, &a, PHARMDESK_VERSION};
     if ((ret = http_start(&ho, &srv, &err)) != PD_OK) {
         ret = fail("cannot start the server", &err);
@@ -431,6 +500,7 @@ static int cmd_serve(cli *c)
     ret = 0;
 out:
     http_stop(srv);
+    leads_service_close(&ls);
     for (int i = 0; i < LIM_COUNT; i++)
         ratelimit_free(a.limiters[i]);
     catalog_free(a.catalog);
@@ -516,7 +586,7 @@ int main(int argc, char **argv)
         }
         if (((c.check_config || c.listen) && commands[i].run != cmd_serve) ||
             (c.config && commands[i].run != cmd_serve && commands[i].run != cmd_classify &&
-             commands[i].run != cmd_import_orders)) {
+             commands[i].run != cmd_import_orders && commands[i].run != cmd_import_catalog)) {
             fprintf(stderr, "pharmdesk: --listen, --config and --check-config belong to serve\n");
             return 2;
         }
