@@ -111,6 +111,8 @@ static int add(mailtext *m, size_t l, const char *path, int line, const char *ke
     return PD_OK;
 }
 
+static const char *lookup(const mailtext *m, const char *key, size_t l);
+
 static int load_lang(mailtext *m, size_t l, const char *dir, buf *err)
 {
     buf path = BUF_INIT, data = BUF_INIT;
@@ -157,8 +159,7 @@ static int load_lang(mailtext *m, size_t l, const char *dir, buf *err)
     if (body && (ret = add(m, l, buf_cstr(&path), head, key, body, end, err)) != PD_OK)
         goto out;
     for (size_t i = 0; i < PD_ARRAY_LEN(required); i++)
-        if (!mailtext_get(m, required[i], langs[l]) ||
-            strcmp(mailtext_get(m, required[i], langs[l]), "") == 0) {
+        if (!lookup(m, required[i], l)) {
             buf_printf(err, "%s: the text [%s] is missing", buf_cstr(&path), required[i]);
             ret = PD_EINVAL;
             goto out;
