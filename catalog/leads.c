@@ -285,6 +285,10 @@ int leads_signup(const leads_ctx *lc, const leads_signup_req *r, enum leads_sign
         return ret;
     const char *lang = lang_of(r->lang);
     long long now = pd_wall_us();
+    /* the page's path only: a query string could carry anything */
+    char page[201];
+    snprintf(page, sizeof page, "%.*s", (int)strcspn(r->page ? r->page : "", "?#"),
+             r->page ? r->page : "");
     if ((ret = lstore_begin(lc->store, &t)) != PD_OK)
         goto out;
     if ((ret = lstore_secret(t, key)) != PD_OK)
@@ -300,7 +304,7 @@ int leads_signup(const leads_ctx *lc, const leads_signup_req *r, enum leads_sign
                     r->consent->lang,
                     r->consent->hash,
                     r->consent->text,
-                    r->page ? r->page : "",
+                    page,
                     lc->store_ip_hash && r->client_ip && r->client_ip[0] ? iphash : NULL,
                     now};
     long long ledger_id = 0, id = 0;

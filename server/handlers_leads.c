@@ -46,9 +46,10 @@ static const consent_text *get_consent(http_req *req, const app *a, const cJSON 
                                        const char *purpose, const char *lang)
 {
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(body, "consent");
-    const cJSON *given = cJSON_IsObject(c) ? cJSON_GetObjectItemCaseSensitive(c, "given") : NULL;
     const char *version = NULL, *why = NULL;
-    if (!cJSON_IsTrue(given)) {
+    int given = 0;
+    /* the literal true only: false, "true", 1, a missing or repeated member are no consent */
+    if (!cJSON_IsObject(c) || jsonin_get_bool(c, "given", 1, &given, &why) != PD_OK || !given) {
         http_reply_error(req, 422, "consent_required",
                          "We can only sign you up with your explicit consent: consent.given must "
                          "be true (the JSON literal).");

@@ -80,7 +80,7 @@ def signup(srv, addr, purpose="newsletter", version=None, pzn=None, lang=None, i
         b["pzn"] = pzn
     if lang:
         b["lang"] = lang
-    b["page"] = "/produkte"
+    b["page"] = "/produkte?ref=mail#top"
     h = {"X-Forwarded-For": ip} if ip else None
     return srv.request("POST", "/api/v1/leads", b, headers=h)
 
@@ -124,12 +124,19 @@ def main():
                ("not an object", True),
                ("version missing", {"given": True}),
                ("unknown version", {"given": True, "text_version": "newsletter-99"}),
-               ("another purpose's version", {"given": True, "text_version": "back_in_stock-1"})]
+               ("another purpose's version", {"given": True, "text_version": "back_in_stock-1"}),
+               ("null", {"given": None, "text_version": "newsletter-1"}),
+               ("list", {"given": [True], "text_version": "newsletter-1"})]
         for name, c in bad:
             s, h, b = signup(srv, "shape@example.org", consent=c)
             t.eq(s, 422, f"consent {name}")
             t.check(isinstance(b, dict) and b.get("error", {}).get("message"),
                     f"consent {name}: a clear message")
+        s, h, b = srv.request("POST", "/api/v1/leads",
+                              '{"email":"shape@example.org","purpose":"newsletter","consent":'
+                              '{"given":false,"given":true,"text_version":"newsletter-1"}}',
+                              headers={"Content-Type": "application/json"})
+        t.eq(s, 422, "consent given twice")
         t.eq(mails_to(data, "shape@example.org"), [], "no mail without consent")
         s, h, b = signup(srv, "shape@example.org", consent={"given": True, "text_version": "newsletter-1"})
         t.eq((s, b), (202, {"status": "pending_confirmation"}), "consent true")
@@ -250,7 +257,7 @@ def main():
         ledger_a = [l for l in out.splitlines() if l.startswith("consent_ledger:") and f"email={a} " in l]
         t.eq(len(ledger_a), 1, "one ledger entry for A")
         la = ledger_a[0] if ledger_a else ""
-        for field in ("text_version=newsletter-1", "text_lang=en", "page=/produkte",
+        for field in ("text_version=newsletter-1", "text_lang=en", "page=/produkte ",
                       "signed_up_us=", "mail_sent_us=", "confirmed_us=", "withdrawn_us=",
                       "withdrawn_via=link", "ip_hash=NULL", "consent_text=I "):
             t.check(field in la, f"ledger has {field}")
