@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mailtext.h"
 #include "pd.h"
 #include "text.h"
 
@@ -450,33 +451,41 @@ static int filled(const char *s)
 int outbox_order_ready(const outbox_opts *o, const char *number, const char *to, const char *note,
                        buf *err)
 {
+    if (!o->texts) {
+        buf_puts(err, "the mail texts (policies/mails.*.txt) are not loaded");
+        return PD_EINVAL;
+    }
     buf subject = BUF_INIT, body = BUF_INIT;
-    buf_printf(&subject, "Ihre Bestellung %s liegt zur Abholung bereit", number);
-    buf_printf(&body,
-               "Guten Tag,\n"
-               "Hello,\n"
-               "\n"
-               "Ihre Bestellung %s liegt zur Abholung bereit.\n"
-               "Your order %s is ready for pickup.\n",
-               number, number);
-    if (filled(note))
-        buf_printf(&body, "\nAbholhinweis / Pickup note: %s\n", note);
-    buf_puts(&body, "\nBitte nennen Sie bei der Abholung Ihre Bestellnummer.\n"
-                    "Please give your order number when you collect it.\n"
-                    "\n"
-                    "Mit freundlichen Grüßen / Kind regards\n");
+    const mailtext_var v[] = {{"number", number},
+                              {"note", note},
+                              {"pharmacy_phone", o->pharmacy_phone},
+                              {"hours", o->pharmacy_hours}};
+    /* orders carry no language: the German file's text is bilingual */
+    mailtext_render(o->texts, "order_ready.subject", "de", v, PD_ARRAY_LEN(v), &subject);
+    mailtext_render(o->texts, "order_ready.body", "de", v, PD_ARRAY_LEN(v), &body);
+    buf_putc(&body, '\n');
+    if (filled(note)) {
+        buf_putc(&body, '\n');
+        mailtext_render(o->texts, "order_ready.note", "de", v, PD_ARRAY_LEN(v), &body);
+        buf_putc(&body, '\n');
+    }
+    buf_putc(&body, '\n');
+    mailtext_render(o->texts, "order_ready.closing", "de", v, PD_ARRAY_LEN(v), &body);
+    buf_putc(&body, '\n');
     if (filled(o->pharmacy_name))
         buf_printf(&body, "%s\n", o->pharmacy_name);
     if (filled(o->pharmacy_address))
         buf_printf(&body, "%s\n", o->pharmacy_address);
-    if (filled(o->pharmacy_phone))
-        buf_printf(&body, "Telefon / Phone: %s\n", o->pharmacy_phone);
-    if (filled(o->pharmacy_hours))
-        buf_printf(&body, "Öffnungszeiten / Opening hours: %s\n", o->pharmacy_hours);
-    buf_puts(&body, "\nDiese E-Mail wurde automatisch versandt, weil Sie dem Versand von "
-                    "Statusmitteilungen zu Ihrer Bestellung per E-Mail zugestimmt haben.\n"
-                    "This e-mail was sent automatically because you agreed to status e-mails "
-                    "about your order.\n");
+    static const char *const optional[] = {"order_ready.phone", "order_ready.hours"};
+    const char *vals[] = {o->pharmacy_phone, o->pharmacy_hours};
+    for (size_t i = 0; i < PD_ARRAY_LEN(optional); i++)
+        if (filled(vals[i])) {
+            mailtext_render(o->texts, optional[i], "de", v, PD_ARRAY_LEN(v), &body);
+            buf_putc(&body, '\n');
+        }
+    buf_putc(&body, '\n');
+    mailtext_render(o->texts, "order_ready.reason", "de", v, PD_ARRAY_LEN(v), &body);
+    buf_putc(&body, '\n');
     outbox_mail m = {to, buf_cstr(&subject), buf_cstr(&body)};
     int ret = outbox_send(o, &m, err);
     buf_free(&subject);

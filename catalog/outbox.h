@@ -1,13 +1,15 @@
 /*
  * outbox: the service's outgoing mail. One call writes one RFC 5322 message (UTF-8 text,
  * RFC 2047 headers for non-ASCII), either maildir-style into DIR/outbox/new/ or piped to a
- * sendmail-compatible command. It owns the message format and refuses header injection; it
- * also holds the texts of the mails it knows (the order-ready notification).
+ * sendmail-compatible command. It owns the message format and refuses header injection, and
+ * renders the order-ready notification from the mail texts (policies/mails.*.txt).
  */
 #ifndef PD_OUTBOX_H
 #define PD_OUTBOX_H
 
 #include "buf.h"
+
+typedef struct mailtext mailtext; /* policies/mailtext.h */
 
 /* where mail goes and who sends it; the strings are borrowed. main.c fills it from the
  * configuration (mail.*, pharmacy.*). */
@@ -20,6 +22,7 @@ typedef struct outbox_opts {
     const char *pharmacy_address; /* for the signature; NULL or "" leaves it out */
     const char *pharmacy_phone;
     const char *pharmacy_hours; /* one line, e.g. "Mo-Fr 08:00-18:30, Sa 09:00-13:00" */
+    const mailtext *texts;      /* the mail texts (policies/mails.*.txt), for outbox_order_ready */
 } outbox_opts;
 
 typedef struct outbox_mail {
@@ -45,7 +48,8 @@ int outbox_compose(const outbox_opts *o, const outbox_mail *m, const char *list_
 int outbox_deliver(const outbox_opts *o, const char *msg, size_t len, buf *err);
 
 /* the notification that order `number` (canonical, "AP-100231") is ready for pickup, to `to`;
- * note (the pickup note, e.g. "Abholfach 7") may be NULL or "". Never names the items. */
+ * note (the pickup note, e.g. "Abholfach 7") may be NULL or "". Never names the items. Its
+ * texts are order_ready.* of o->texts (PD_EINVAL when o->texts is NULL). */
 int outbox_order_ready(const outbox_opts *o, const char *number, const char *to, const char *note,
                        buf *err);
 

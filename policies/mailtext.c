@@ -24,7 +24,7 @@ static const char *const required[] = {
 static const char *const placeholders[] = {
     "pharmacy_name", "pharmacy_address", "pharmacy_phone", "confirm_url", "withdraw_url",
     "data_url",      "purpose",          "product",        "pzn",         "price",
-    "hours",
+    "hours",         "number",           "note",
 };
 
 struct mailtext {

@@ -309,11 +309,12 @@ static int run_import(cli *c, enum import_kind kind)
         ret = fail("cannot open the data folder", &err);
         goto out;
     }
-    if (kind == IMPORT_CATALOG &&
-        (ret = leads_service_open(&ls, cfg, s, c->data, 0, &err)) != PD_OK) {
-        ret = fail("cannot prepare back-in-stock mails", &err);
+    /* the mail texts; for a catalog also the back-in-stock notices (queued, no sender thread) */
+    if ((ret = leads_service_open(&ls, cfg, s, c->data, 0, &err)) != PD_OK) {
+        ret = fail("cannot prepare the mails", &err);
         goto out;
     }
+    mail.texts = ls.texts;
     FILE *progress = isatty(fileno(stderr)) ? stderr : NULL;
     long long t0 = pd_now_us();
     ret = import_csv_hooks(s, kind, c->args[0], kind == IMPORT_ORDERS ? &mail : NULL,

@@ -7,12 +7,14 @@
 
 #include "check.h"
 #include "import.h"
+#include "mailtext.h"
 #include "outbox.h"
 #include "pd.h"
 #include "store.h"
 #include "testutil.h"
 
 static const char *demo;
+static mailtext *texts; /* policies/mails.*.txt */
 static char tmp[256], data[300], path[800];
 
 static const char *const ADDR = "ines.becker@example.org";
@@ -290,7 +292,8 @@ static void test_injection(void)
     char newdir[400];
     snprintf(newdir, sizeof newdir, "%s/outbox/new", tmp);
     int before = count_files(newdir);
-    outbox_opts o = {.dir = tmp, .from = "info@apotheke.example", .pharmacy_name = "Apotheke"};
+    outbox_opts o = {
+        .dir = tmp, .from = "info@apotheke.example", .pharmacy_name = "Apotheke", .texts = texts};
     outbox_mail m = {ADDR, "Betreff", "Text\n"};
 
     m.to = "ines.becker@example.org\nBcc: everyone@example.org";
@@ -323,6 +326,12 @@ static void test_injection(void)
     CHECK_EQ_INT(count_files(newdir), before); /* nothing was written */
     /* the order mail checks its order number too */
     CHECK_EQ_INT(outbox_order_ready(&o, "AP-1\nBcc: x@example.org", ADDR, "", &err), PD_EINVAL);
+    CHECK_EQ_INT(count_files(newdir), before);
+    /* without the mail texts there is no order mail */
+    o.texts = NULL;
+    buf_reset(&err);
+    CHECK_EQ_INT(outbox_order_ready(&o, "AP-100231", ADDR, "", &err), PD_EINVAL);
+    CHECK(strstr(buf_cstr(&err), "mails") != NULL);
     CHECK_EQ_INT(count_files(newdir), before);
     buf_free(&err);
 }
@@ -439,7 +448,8 @@ static void test_import_mails(void)
                      .pharmacy_name = "Apotheke am Markt",
                      .pharmacy_address = "Marktplatz 1, 10115 Berlin",
                      .pharmacy_phone = "+49 30 1234567",
-                     .pharmacy_hours = "Mo-Fr 08:00-18:30, Sa 09:00-13:00"};
+                     .pharmacy_hours = "Mo-Fr 08:00-18:30, Sa 09:00-13:00",
+                     .texts = texts};
 
     /* the demo file has no status_mails column: AP-100231 is ready_for_pickup, but no mail */
     snprintf(path, sizeof path, "%s/orders.csv", demo);
@@ -601,11 +611,18 @@ int main(int argc, char **argv)
     if (sodium_init() < 0)
         return 2;
     demo = argv[1];
+    buf err = BUF_INIT;
+    if (mailtext_load(PD_POLICIES_DIR, &texts, &err) != PD_OK) {
+        fprintf(stderr, "%s\n", buf_cstr(&err));
+        return 2;
+    }
+    buf_free(&err);
     snprintf(tmp, sizeof tmp, "%s", testutil_tmpdir());
     snprintf(data, sizeof data, "%s/data", tmp);
     test_maildir();
     test_injection();
     test_sendmail();
     test_import_mails();
+    mailtext_free(texts);
     return check_done();
 }
