@@ -94,7 +94,7 @@ static const key_def keys[] = {
     {"public_base_url", CT_STR, OFF(public_base_url), "http://127.0.0.1:8080", 0, 0, 0, v_base_url},
     {"leads.store_ip_hash", CT_BOOL, OFF(leads.store_ip_hash), NULL, 0, 0, 1, NULL},
     {"leads.mail_window_s", CT_INT, OFF(leads.mail_window_s), NULL, 600, 1, 86400, NULL},
-    {"leads.mails_per_address", CT_INT, OFF(leads.mails_per_address), NULL, 3, 1, 100, NULL},
+    {"leads.mails_per_address", CT_INT, OFF(leads.mails_per_address), NULL, 1, 1, 100, NULL},
     {"rate_limit.leads_per_client", CT_INT, OFF(rate_limit.leads_per_client), NULL, 20, 0, 100000,
      NULL},
 };
