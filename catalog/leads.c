@@ -156,6 +156,13 @@ static int token_ok(const char *t)
     return 1;
 }
 
+/* a buffer that held a token or an address, cleared before it is freed */
+static void wipe(buf *b)
+{
+    if (b->data)
+        sodium_memzero(b->data, b->cap);
+}
+
 static void url(buf *out, const char *base, const char *path, const char *token)
 {
     buf_printf(out, "%s%s?token=%s", base, path, token);
@@ -196,7 +203,7 @@ static int queue_mail(const leads_ctx *lc, lstore *t, const char *kind, const ch
         log_error("event=mail_compose_failed kind=%s error=\"%s\"", kind, buf_cstr(&err));
     else
         ret = lstore_mail_enqueue(t, kind, to_hash, lead_id, msg.data, msg.len, now, NULL);
-    sodium_memzero(msg.data ? msg.data : (char *)"", msg.cap);
+    wipe(&msg);
     buf_free(&subject);
     buf_free(&body);
     buf_free(&msg);
@@ -257,7 +264,7 @@ static int confirmation_mail(const leads_ctx *lc, lstore *t, const lead_rec *l,
     if (ret == PD_OK)
         ret = lstore_ledger_mark(t, l->ledger_id, "mail_sent", now);
 out:
-    sodium_memzero(confirm.data ? confirm.data : (char *)"", confirm.cap);
+    wipe(&confirm);
     buf_free(&confirm);
     buf_free(&wpage);
     buf_free(&wapi);
@@ -689,7 +696,7 @@ commit:
         mailq_wake(lc->queue);
 out:
     lstore_rollback(t);
-    sodium_memzero(link.data ? link.data : (char *)"", link.cap);
+    wipe(&link);
     buf_free(&link);
     sodium_memzero(key, sizeof key);
     sodium_memzero(email, sizeof email);

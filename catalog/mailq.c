@@ -1,6 +1,7 @@
 #include "mailq.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -100,7 +101,7 @@ int mailq_drain(store *s, const mailq_opts *o, long *sent, long *failed)
     }
     /* the message held tokens and an address: wipe the copy */
     if (m.message.data)
-        memset(m.message.data, 0, m.message.cap);
+        sodium_memzero(m.message.data, m.message.cap);
     buf_free(&m.message);
     buf_free(&err);
     if (sent)

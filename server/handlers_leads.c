@@ -1,5 +1,6 @@
 #include "handlers_leads.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -303,7 +304,7 @@ void h_data_confirm(http_req *req, void *ctx)
         rc = datarights_erase(a->rights, a->store, r.email, &data);
     if (rc == PD_OK)
         rc = leads_data_complete(a->store, r.id);
-    memset(r.email, 0, sizeof r.email);
+    sodium_memzero(r.email, sizeof r.email);
     if (rc != PD_OK) {
         cJSON_Delete(data);
         log_error("event=data_request_failed kind=%s",
