@@ -37,6 +37,10 @@ int main(int argc, char **argv)
         CHECK_EQ_INT(c->hours[6].nspans, 0);
         CHECK_EQ_INT(c->trusted_proxies.n, 0);
         CHECK_EQ_INT(c->http.cookie_secure, 1);
+        CHECK_EQ_STR(c->public_base_url, "http://127.0.0.1:8080");
+        CHECK_EQ_INT(c->leads.store_ip_hash, 0);
+        CHECK_EQ_INT(c->leads.mails_per_address, 1);
+        CHECK_EQ_INT(c->mail.retry_initial_s, 60);
         CHECK_EQ_INT(config_set_listen(c, "[::1]:9000", &err), PD_OK);
         CHECK_EQ_STR(c->listen_host, "::1");
         CHECK_EQ_INT(c->listen_port, 9000);
@@ -92,6 +96,18 @@ int main(int argc, char **argv)
     CHECK(load_text("{\"log_level\": \"loud\"}", "'log_level'"));
     CHECK(load_text("{\"rate_limit\": {\"inquiries_per_minute\": -1}}",
                     "'rate_limit.inquiries_per_minute'"));
+    /* leads and the mail queue */
+    CHECK(load_text("{\"public_base_url\": \"https://apotheke.example/\"}", "'public_base_url'"));
+    CHECK(load_text("{\"public_base_url\": \"ftp://apotheke.example\"}", "'public_base_url'"));
+    CHECK(load_text("{\"public_base_url\": \"https://a.example/?x=1\"}", "'public_base_url'"));
+    CHECK(load_text("{\"public_base_url\": \"https://a.example/shop\"}", NULL));
+    CHECK(load_text("{\"leads\": {\"store_ip_hash\": \"yes\"}}", "'leads.store_ip_hash'"));
+    CHECK(load_text("{\"leads\": {\"mails_per_address\": 0}}", "'leads.mails_per_address'"));
+    CHECK(load_text("{\"leads\": {\"mail_window_s\": 0}}", "'leads.mail_window_s'"));
+    CHECK(load_text("{\"mail\": {\"retry_initial_s\": 0}}", "'mail.retry_initial_s'"));
+    CHECK(load_text("{\"mail\": {\"retry_max_s\": 9999999}}", "'mail.retry_max_s'"));
+    CHECK(
+        load_text("{\"rate_limit\": {\"leads_per_client\": -1}}", "'rate_limit.leads_per_client'"));
     /* syntax errors name the line */
     CHECK(load_text("{\n\"threads\": 2,\n}", ":3:"));
     CHECK(load_text("[1]", "one JSON object"));
