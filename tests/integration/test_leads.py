@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -200,6 +201,22 @@ def main():
         rc, out = dump(binary, data)
         t.eq(len([l for l in out.splitlines() if l.startswith("leads:") and a in l]), 1,
              "one lead row for the address")
+        # the same sign-up from 16 clients at once: one row, one mail
+        P = "parallel@example.org"
+        addrs.append(P)
+        codes = []
+        ths = [threading.Thread(target=lambda i=i: codes.append(signup(srv, P, ip=f"198.51.100.{i}")[0]))
+               for i in range(16)]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join()
+        t.eq(codes, [202] * 16, "parallel sign-ups")
+        time.sleep(0.5)
+        t.eq(len(wait_mails(data, P, 1)), 1, "parallel sign-ups: one mail")
+        rc, out = dump(binary, data)
+        t.eq(len([l for l in out.splitlines() if l.startswith("leads:") and P in l]), 1,
+             "parallel sign-ups: one lead row")
         F = "flood@example.org"
         addrs.append(F)
         for pzn in (OTC_ZERO, OTC_ZERO2, OTC_ZERO3, OTC_ZERO4):
