@@ -14,6 +14,7 @@
 #include "http.h"
 #include "ratelimit.h"
 #include "store.h"
+#include "web.h"
 
 #define PHARMDESK_VERSION "0.1.0"
 
@@ -27,6 +28,7 @@ typedef struct app {
     policy *policy;
     convo_table *convos;
     ratelimit *limiters[LIM_COUNT];
+    web *web; /* the rendered pages (server/web.c) */
 } app;
 
 extern const http_route app_routes[];

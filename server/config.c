@@ -88,6 +88,17 @@ static const key_def keys[] = {
     {"http.cookie_secure", CT_BOOL, OFF(http.cookie_secure), NULL, 1, 0, 1, NULL},
     {"mail.sendmail", CT_STR, OFF(mail.sendmail), "", 0, 0, 0, NULL},
     {"mail.from", CT_STR, OFF(mail.from), "info@apotheke-am-markt.example", 0, 0, 0, v_email},
+    {"privacy.controller", CT_STR, OFF(privacy.controller), "", 0, 0, 0, NULL},
+    {"privacy.supervisory_authority", CT_STR, OFF(privacy.supervisory_authority),
+     "Berliner Beauftragte für Datenschutz und Informationsfreiheit, Alt-Moabit 59–61, 10555 "
+     "Berlin",
+     0, 0, 0, v_nonempty},
+    {"privacy.handoff_retention_days", CT_INT, OFF(privacy.handoff_retention_days), NULL, 180, 1,
+     3650, NULL},
+    {"privacy.unconfirmed_signup_days", CT_INT, OFF(privacy.unconfirmed_signup_days), NULL, 30, 1,
+     365, NULL},
+    {"privacy.audit_retention_days", CT_INT, OFF(privacy.audit_retention_days), NULL, 1095, 1, 3650,
+     NULL},
 };
 
 static int v_nonempty(const char *v, buf *why)

@@ -58,6 +58,13 @@ typedef struct config {
     struct {
         char *sendmail, *from;
     } mail;
+    struct {
+        char *controller; /* "" means pharmacy.name */
+        char *supervisory_authority;
+        int handoff_retention_days;
+        int unconfirmed_signup_days;
+        int audit_retention_days;
+    } privacy;
 } config;
 
 extern const char *const config_weekdays[7]; /* "mon" .. "sun" */

@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "assistant.h"
+#include "handlers_web.h"
 #include "jsonin.h"
 #include "orderno.h"
 #include "log.h"
@@ -320,5 +321,15 @@ const http_route app_routes[] = {
     {HTTP_GET, "/api/v1/products/{pzn}", h_product, 0, HTTP_API, -1},
     {HTTP_POST, "/api/v1/inquiries", h_inquiry, HTTP_PUBLIC_BODY_LIMIT, HTTP_API, LIM_INQUIRY},
     {HTTP_POST, "/api/v1/orders/lookup", h_order_lookup, HTTP_PUBLIC_BODY_LIMIT, HTTP_API, -1},
+    /* the pages and their assets (server/handlers_web.c) */
+    {HTTP_GET, "/", hw_index, 0, HTTP_PAGE, -1},
+    {HTTP_GET, "/widget", hw_widget, 0, HTTP_PAGE, -1},
+    {HTTP_GET, "/staff", hw_staff, 0, HTTP_PAGE_PRIVATE, -1},
+    {HTTP_GET, "/privacy", hw_privacy, 0, HTTP_PAGE, -1},
+    {HTTP_GET, "/leads/confirm", hw_lead_confirm, 0, HTTP_PAGE, -1},
+    {HTTP_GET, "/leads/withdraw", hw_lead_withdraw, 0, HTTP_PAGE, -1},
+    {HTTP_GET, "/static/{file}", hw_static, 0, HTTP_PAGE, -1},
+    {HTTP_GET, "/i18n/{file}", hw_i18n, 0, HTTP_PAGE, -1},
+    {HTTP_GET, "/api/v1/staff/stats/today", hw_stats_today, 0, HTTP_API, -1},
 };
 const size_t app_nroutes = PD_ARRAY_LEN(app_routes);

@@ -19,7 +19,9 @@ typedef struct http_server http_server;
 typedef struct http_req http_req;
 
 enum http_method { HTTP_GET = 1, HTTP_POST = 2 };
-enum http_kind { HTTP_API, HTTP_PAGE };
+/* HTTP_PAGE may be framed by the configured allowed_origins; HTTP_PAGE_PRIVATE (the staff
+ * dashboard) by no one */
+enum http_kind { HTTP_API, HTTP_PAGE, HTTP_PAGE_PRIVATE };
 
 typedef void (*http_handler)(http_req *req, void *app);
 

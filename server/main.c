@@ -366,6 +366,10 @@ static int cmd_serve(cli *c)
             ret = fail("invalid policies", &err);
             goto out;
         }
+        if ((ret = web_open(cfg, &a.web, &err)) != PD_OK) {
+            ret = fail("cannot render the web pages", &err);
+            goto out;
+        }
         printf("configuration ok%s%s; policies %s (version %s)\n", c->config ? ": " : " (defaults)",
                c->config ? c->config : "", cfg->policies_dir, policy_version(a.policy));
         goto out;
@@ -391,6 +395,10 @@ static int cmd_serve(cli *c)
     }
     if ((ret = policy_load(cfg->policies_dir, &a.policy, &err)) != PD_OK) {
         ret = fail("cannot load the policies", &err);
+        goto out;
+    }
+    if ((ret = web_open(cfg, &a.web, &err)) != PD_OK) {
+        ret = fail("cannot render the web pages", &err);
         goto out;
     }
     a.convos = convo_new(10000, 30 * 60);
@@ -427,6 +435,7 @@ out:
     catalog_free(a.catalog);
     policy_free(a.policy);
     convo_free(a.convos);
+    web_free(a.web);
     audit_close(a.audit);
     store_close(a.store);
     config_free(cfg);
