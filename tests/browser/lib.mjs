@@ -103,7 +103,9 @@ export async function launch() {
   return chromium.launch({
     executablePath: process.env.PD_CHROMIUM || '/usr/bin/chromium',
     headless: true,
-    args: [...sandbox, '--disable-dev-shm-usage', '--disable-gpu'],
+    /* no background connections: this machine's network is closed */
+    args: [...sandbox, '--disable-dev-shm-usage', '--disable-gpu', '--disable-quic',
+      '--disable-background-networking', '--disable-component-update', '--no-first-run'],
   });
 }
 
@@ -172,6 +174,35 @@ export async function focusVisible(page) {
     const s = getComputedStyle(a);
     return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2;
   });
+}
+
+/* a JSON call from the test itself (not the browser), e.g. to set up tickets */
+export async function apiCall(base, method, path, body, headers) {
+  const init = { method, headers: { ...(headers || {}) } };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const r = await fetch(base + path, init);
+  let data = null;
+  try { data = await r.json(); } catch (e) { data = null; }
+  return { status: r.status, data, headers: r.headers };
+}
+
+/* creates a staff account with the binary (password on stdin) */
+export function staffAdd(binary, data, user, role, password) {
+  return run(binary, ['staff-add', user, '--role', role], data, password + '\n');
+}
+
+/* waits until fn() returns something truthy, polling; returns it or null after ms */
+export async function until(fn, ms) {
+  const end = Date.now() + (ms || 15000);
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) return null;
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 export function cleanup(dir) {
