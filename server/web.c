@@ -426,6 +426,10 @@ out:
 
 int web_open(const config *cfg, web **out, buf *err)
 {
+    if (sodium_init() < 0) {
+        buf_puts(err, "libsodium cannot start");
+        return PD_EIO;
+    }
     web *w = pd_xcalloc(1, sizeof *w);
     int ret = load_texts(w, err);
     for (int p = 0; ret == PD_OK && p < WEB_NPAGES; p++)
