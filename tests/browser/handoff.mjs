@@ -59,7 +59,8 @@ await main('handoff', async ({ t, browser, start, artifacts, binary, data }) => 
 
   // the pharmacist, in a second browser context
   const anna = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-  const annaErrors = watch(anna);
+  /* /staff asks GET /api/v1/staff/me whether a session exists: 401 before the sign-in */
+  const annaErrors = watch(anna, (text, url) => url.endsWith('/api/v1/staff/me') && /status of 401/.test(text));
   await signIn(anna, srv.url, 'anna');
   const card = anna.locator(`li.ticket[data-ticket="${ticket}"]`);
   await card.waitFor();

@@ -305,7 +305,8 @@
     $('ho-ticket-number').textContent = ticket.ticket;
     $('ho-ticket-status').textContent = t('ticket_status.' + status);
     if (fresh) {
-      addMessage('assistant', 'assistant pharmacist', el('span', { class: 'who', text: t('pharmacist') }),
+      /* written by this page, not by a person: labelled as automated */
+      addMessage('assistant', 'assistant answer', el('span', { class: 'who', text: t('assistant') }),
         el('p', { class: 'text', text: t('handoff_created', { ticket: ticket.ticket }) }));
     }
     startPolling(ticket);

@@ -244,7 +244,7 @@
     for (const k of Object.keys(d)) if (!order.includes(k)) order.push(k);
     const rows = order.map((k) => ({ key: k, label: t('decision.' + k) === 'decision.' + k ? k : t('decision.' + k), n: Number(d[k]) || 0 }));
     const max = Math.max(1, ...rows.map((r) => r.n));
-    const W = 360, labelW = 140, barH = 24, gap = 10, H = rows.length * (barH + gap) + gap;
+    const W = 300, labelW = 130, barH = 22, gap = 8, H = rows.length * (barH + gap) + gap;
     const total = rows.reduce((s, r) => s + r.n, 0);
     const title = t('staff.chart_label');
     const root = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-labelledby': 'chart-title chart-desc' });
