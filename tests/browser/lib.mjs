@@ -159,11 +159,54 @@ export async function pageQuality(t, page, name) {
   t.eq(q.styleAttrs, 0, `${name}: style attributes`);
   t.eq(q.unlabelled.join(','), '', `${name}: form controls without a label`);
   t.check(q.viewport, `${name}: viewport meta`);
+  const low = await contrastProblems(page);
+  t.eq(low.join('; '), '', `${name}: text contrast (WCAG AA)`);
   const before = page.viewportSize();
   await page.setViewportSize(PHONE);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   t.check(overflow <= 0, `${name}: no horizontal scrolling at phone width (${overflow}px too wide)`);
   if (before) await page.setViewportSize(before);
+}
+
+/* visible text whose colour has less than WCAG AA contrast (4.5:1, 3:1 for large text)
+ * against the first opaque background behind it */
+export async function contrastProblems(page) {
+  return page.evaluate(() => {
+    const rgba = (s) => {
+      const m = s.match(/rgba?\(([^)]+)\)/);
+      if (!m) return null;
+      const p = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
+      return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+    };
+    const lum = (c) => {
+      const f = (v) => { const x = v / 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
+    };
+    const background = (el) => {
+      for (let n = el; n && n.nodeType === 1; n = n.parentElement) {
+        const c = rgba(getComputedStyle(n).backgroundColor);
+        if (c && c.a >= 1) return c;
+      }
+      return { r: 255, g: 255, b: 255, a: 1 };
+    };
+    const out = [];
+    for (const el of document.querySelectorAll('body *')) {
+      const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+      if (!own || el.closest('.visually-hidden, [hidden], svg') || !el.getClientRects().length) continue;
+      const st = getComputedStyle(el);
+      if (st.visibility === 'hidden' || el.matches(':disabled')) continue;
+      const fg = rgba(st.color);
+      const bg = background(el);
+      const a = fg.a;
+      const mix = { r: fg.r * a + bg.r * (1 - a), g: fg.g * a + bg.g * (1 - a), b: fg.b * a + bg.b * (1 - a) };
+      const l1 = lum(mix), l2 = lum(bg);
+      const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+      const size = parseFloat(st.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(st.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) out.push(`${el.tagName.toLowerCase()}.${el.className} "${el.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+    }
+    return out;
+  });
 }
 
 /* the focused element shows a visible focus indicator */

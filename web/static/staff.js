@@ -98,8 +98,14 @@
     events.addEventListener('ticket', () => {
       setLive('live', t('staff.live'));
       scheduleRefetch();
-      loadStats();
+      scheduleStats();
     });
+  }
+
+  /* the chart follows events at most every 10 s, however many tickets arrive */
+  let statsPending = null;
+  function scheduleStats() {
+    if (!statsPending) statsPending = setTimeout(() => { statsPending = null; loadStats(); }, 10000);
   }
 
   function scheduleRefetch() {
