@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app.h"
 #include "pd.h"
 #include "webassets.h"
 
@@ -331,12 +330,15 @@ static void pv_set(page_vars *pv, const char *name, const char *value)
             pv->v[i].value = value;
             return;
         }
-    if (pv->n < MAX_VARS)
-        pv->v[pv->n++] = (web_var){name, value};
+    if (pv->n == MAX_VARS)
+        abort(); /* a programming error: MAX_VARS is sized for base_vars */
+    pv->v[pv->n++] = (web_var){name, value};
 }
 
 static buf *pv_buf(page_vars *pv)
 {
+    if (pv->nowned == (int)PD_ARRAY_LEN(pv->owned))
+        abort(); /* a programming error: owned[] is sized for base_vars */
     return &pv->owned[pv->nowned++];
 }
 
@@ -364,7 +366,6 @@ static void base_vars(const web *w, const config *cfg, int l, page_vars *pv)
     pv_set(pv, "lang", lang_code[l]);
     pv_set(pv, "other_lang", lang_code[1 - l]);
     pv_set(pv, "other_lang_name", cJSON_IsString(name) ? name->valuestring : lang_code[1 - l]);
-    pv_set(pv, "version", PHARMDESK_VERSION);
     pv_set(pv, "pharmacy_name", cfg->pharmacy.name);
     pv_set(pv, "pharmacy_address", cfg->pharmacy.address);
     pv_set(pv, "pharmacy_phone", cfg->pharmacy.phone);
