@@ -37,6 +37,7 @@ enum stmt_id {
     ST_AUDIT_LAST,
     ST_AUDIT_INSERT,
     ST_AUDIT_ALL,
+    ST_AUDIT_RECENT,
     ST_COUNT
 };
 
@@ -98,6 +99,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_AUDIT_INSERT] = "INSERT INTO audit_log (" AUDIT_COLS ") "
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [ST_AUDIT_ALL] = "SELECT " AUDIT_COLS " FROM audit_log ORDER BY seq",
+    [ST_AUDIT_RECENT] = "SELECT " AUDIT_COLS " FROM audit_log ORDER BY seq DESC",
 };
 
 /* Schema migrations: entry i brings user_version from i to i + 1. Append only. */
@@ -1536,10 +1538,13 @@ static void audit_hash_col(sqlite3_stmt *st, int col, unsigned char out[32], int
         *bad = 1;
 }
 
-int store_audit_foreach(store *s, int (*cb)(const audit_entry *e, void *arg), void *arg)
+/* the rows of statement id (every column of AUDIT_COLS) through cb; with since, stops at the
+ * first entry older than it (the newest-first statement) */
+static int audit_scan(store *s, enum stmt_id id, const char *since,
+                      int (*cb)(const audit_entry *e, void *arg), void *arg)
 {
     store_conn *c = acquire(s);
-    sqlite3_stmt *st = stmt_get(c, ST_AUDIT_ALL);
+    sqlite3_stmt *st = stmt_get(c, id);
     int ret = PD_OK, rc = SQLITE_DONE;
     if (!st) {
         ret = PD_EDB;
@@ -1562,6 +1567,8 @@ int store_audit_foreach(store *s, int (*cb)(const audit_entry *e, void *arg), vo
         e.detail = audit_text(st, 9, &e.bad_encoding);
         audit_hash_col(st, 10, e.prev_hash, &e.bad_encoding);
         audit_hash_col(st, 11, e.hash, &e.bad_encoding);
+        if (since && strcmp(e.at, since) < 0)
+            break;
         if ((ret = cb(&e, arg)) != 0)
             break;
     }
@@ -1571,6 +1578,17 @@ int store_audit_foreach(store *s, int (*cb)(const audit_entry *e, void *arg), vo
 out:
     release(s, c);
     return ret;
+}
+
+int store_audit_foreach(store *s, int (*cb)(const audit_entry *e, void *arg), void *arg)
+{
+    return audit_scan(s, ST_AUDIT_ALL, NULL, cb, arg);
+}
+
+int store_audit_foreach_since(store *s, const char *since,
+                              int (*cb)(const audit_entry *e, void *arg), void *arg)
+{
+    return audit_scan(s, ST_AUDIT_RECENT, since, cb, arg);
 }
 
 #ifdef PD_FAULT_INJECTION

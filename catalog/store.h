@@ -112,6 +112,11 @@ int store_audit_last(store *s, long long *seq, unsigned char hash[32]);
 /* calls cb for every entry in seq order, over one read snapshot; the entry's strings live only
  * during the call. A non-zero return from cb stops and is returned. cb must not call the store. */
 int store_audit_foreach(store *s, int (*cb)(const audit_entry *e, void *arg), void *arg);
+/* the same for the entries at or after since (an ISO 8601 UTC time as in audit_entry.at),
+ * newest first; reads back only as far as since, as times follow the sequence (audit.c stamps
+ * them in queue order) */
+int store_audit_foreach_since(store *s, const char *since,
+                              int (*cb)(const audit_entry *e, void *arg), void *arg);
 
 #ifdef PD_FAULT_INJECTION
 /* test builds only: tamper with the audit log behind the chain's back. column is one of the

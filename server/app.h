@@ -17,6 +17,7 @@
 #include "http.h"
 #include "ratelimit.h"
 #include "store.h"
+#include "web.h"
 
 #define PHARMDESK_VERSION "0.1.0"
 
@@ -41,6 +42,7 @@ typedef struct app {
     ratelimit *limiters[LIM_COUNT];
     const leads_ctx *leads;   /* sign-ups, double opt-in, back in stock (catalog/leads.h) */
     const datarights *rights; /* the sources of export and erasure (datarights.h) */
+    web *web; /* the rendered pages (server/web.c) */
 } app;
 
 extern const http_route app_routes[];

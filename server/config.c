@@ -97,6 +97,17 @@ static const key_def keys[] = {
     {"leads.mails_per_address", CT_INT, OFF(leads.mails_per_address), NULL, 1, 1, 100, NULL},
     {"rate_limit.leads_per_client", CT_INT, OFF(rate_limit.leads_per_client), NULL, 20, 0, 100000,
      NULL},
+    {"privacy.controller", CT_STR, OFF(privacy.controller), "", 0, 0, 0, NULL},
+    {"privacy.supervisory_authority", CT_STR, OFF(privacy.supervisory_authority),
+     "Berliner Beauftragte für Datenschutz und Informationsfreiheit, Alt-Moabit 59–61, 10555 "
+     "Berlin",
+     0, 0, 0, v_nonempty},
+    {"privacy.handoff_retention_days", CT_INT, OFF(privacy.handoff_retention_days), NULL, 180, 1,
+     3650, NULL},
+    {"privacy.unconfirmed_signup_days", CT_INT, OFF(privacy.unconfirmed_signup_days), NULL, 30, 1,
+     365, NULL},
+    {"privacy.audit_retention_days", CT_INT, OFF(privacy.audit_retention_days), NULL, 1095, 1, 3650,
+     NULL},
 };
 
 static int v_nonempty(const char *v, buf *why)

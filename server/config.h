@@ -66,6 +66,13 @@ typedef struct config {
         int mail_window_s;     /* confirmation mails per address: at most mails_per_address */
         int mails_per_address; /* in mail_window_s, and one per sign-up */
     } leads;
+    struct {
+        char *controller; /* "" means pharmacy.name */
+        char *supervisory_authority;
+        int handoff_retention_days;
+        int unconfirmed_signup_days;
+        int audit_retention_days;
+    } privacy;
 } config;
 
 extern const char *const config_weekdays[7]; /* "mon" .. "sun" */

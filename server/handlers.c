@@ -8,6 +8,7 @@
 #include "app.h"
 #include "assistant.h"
 #include "handlers_leads.h"
+#include "handlers_web.h"
 #include "jsonin.h"
 #include "orderno.h"
 #include "log.h"
@@ -354,5 +355,15 @@ const http_route app_routes[] = {
      LIM_LEADS_CLIENT},
     {HTTP_POST, "/api/v1/data-requests/confirm", h_data_confirm, HTTP_PUBLIC_BODY_LIMIT, HTTP_API,
      LIM_LEADS_TOKEN},
+    /* the pages and their assets (server/handlers_web.c) */
+    {HTTP_GET, "/", hw_index, 0, HTTP_PAGE, -1},
+    {HTTP_GET, "/widget", hw_widget, 0, HTTP_PAGE, -1},
+    {HTTP_GET, "/staff", hw_staff, 0, HTTP_PAGE_PRIVATE, -1},
+    {HTTP_GET, "/privacy", hw_privacy, 0, HTTP_PAGE, -1},
+    {HTTP_GET, "/leads/confirm", hw_lead_confirm, 0, HTTP_PAGE, -1},
+    {HTTP_GET, "/leads/withdraw", hw_lead_withdraw, 0, HTTP_PAGE, -1},
+    {HTTP_GET, "/static/{file}", hw_static, 0, HTTP_PAGE, -1},
+    {HTTP_GET, "/i18n/{file}", hw_i18n, 0, HTTP_PAGE, -1},
+    {HTTP_GET, "/api/v1/staff/stats/today", hw_stats_today, 0, HTTP_API, LIM_SEARCH},
 };
 const size_t app_nroutes = PD_ARRAY_LEN(app_routes);

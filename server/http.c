@@ -29,6 +29,7 @@ struct http_server {
     proxy_addr *proxies;
     int nproxies;
     char *page_csp;
+    char *private_csp; /* page_csp, but framed by no one */
     int port;
 };
 
@@ -348,7 +349,12 @@ static const char *origin_allowed(http_req *req)
 static void add_common_headers(http_req *req, struct MHD_Response *r)
 {
     int page = req->route && req->route->kind == HTTP_PAGE;
-    MHD_add_response_header(r, "Content-Security-Policy", page ? req->srv->page_csp : api_csp);
+    int private_page = req->route && req->route->kind == HTTP_PAGE_PRIVATE;
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            private_page ? req->srv->private_csp
+                            : page       ? req->srv->page_csp
+                                         : api_csp);
+    page |= private_page;
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(r, "Permissions-Policy",
@@ -358,6 +364,8 @@ static void add_common_headers(http_req *req, struct MHD_Response *r)
         MHD_add_response_header(r, "X-Frame-Options", "DENY");
         MHD_add_response_header(r, "Cache-Control", "no-store");
     }
+    if (private_page)
+        MHD_add_response_header(r, "X-Frame-Options", "DENY");
     const char *origin = origin_allowed(req);
     if (origin) {
         MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
@@ -610,7 +618,10 @@ int http_start(const http_options *opt, http_server **out, buf *err)
     buf csp = BUF_INIT;
     buf_puts(&csp, "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-                   "frame-ancestors 'self'");
+                   "frame-ancestors");
+    srv->private_csp = pd_xmalloc(csp.len + sizeof " 'none'");
+    snprintf(srv->private_csp, csp.len + sizeof " 'none'", "%s 'none'", buf_cstr(&csp));
+    buf_puts(&csp, " 'self'");
     for (int i = 0; i < cfg->allowed_origins.n; i++)
         buf_printf(&csp, " %s", cfg->allowed_origins.items[i]);
     srv->page_csp = buf_steal(&csp);
@@ -654,6 +665,7 @@ out:
     if (srv) {
         free(srv->proxies);
         free(srv->page_csp);
+        free(srv->private_csp);
         free(srv);
     }
     return ret;
@@ -672,5 +684,6 @@ void http_stop(http_server *srv)
     MHD_stop_daemon(srv->daemon);
     free(srv->proxies);
     free(srv->page_csp);
+    free(srv->private_csp);
     free(srv);
 }

@@ -21,8 +21,9 @@ typedef struct http_req http_req;
 enum http_method { HTTP_GET = 1, HTTP_POST = 2 };
 /* HTTP_API_FORM: an API route whose body may also be a form (application/x-www-form-urlencoded
  * or multipart/form-data, as RFC 8058 one-click unsubscribe POSTs); http_json is then NULL and
- * the handler reads http_body */
-enum http_kind { HTTP_API, HTTP_PAGE, HTTP_API_FORM };
+ * the handler reads http_body. HTTP_PAGE may be framed by the configured allowed_origins;
+ * HTTP_PAGE_PRIVATE (the staff dashboard) by no one. */
+enum http_kind { HTTP_API, HTTP_PAGE, HTTP_API_FORM, HTTP_PAGE_PRIVATE };
 
 typedef void (*http_handler)(http_req *req, void *app);
 

@@ -432,6 +432,10 @@ static int cmd_serve(cli *c)
             goto out;
         }
         mailtext_free(mt);
+        if ((ret = web_open(cfg, &a.web, &err)) != PD_OK) {
+            ret = fail("cannot render the web pages", &err);
+            goto out;
+        }
         printf("configuration ok%s%s; policies %s (version %s)\n", c->config ? ": " : " (defaults)",
                c->config ? c->config : "", cfg->policies_dir, policy_version(a.policy));
         goto out;
@@ -469,6 +473,10 @@ static int cmd_serve(cli *c)
     }
     a.leads = &ls.ctx;
     a.rights = &ls.rights;
+    if ((ret = web_open(cfg, &a.web, &err)) != PD_OK) {
+        ret = fail("cannot render the web pages", &err);
+        goto out;
+    }
     a.convos = convo_new(10000, 30 * 60);
     if ((ret = catalog_open(a.store, &a.catalog, &err)) != PD_OK) {
         ret = fail("cannot load the catalog", &err);
@@ -508,6 +516,7 @@ out:
     policy_free(a.policy);
     consent_free(a.consent);
     convo_free(a.convos);
+    web_free(a.web);
     audit_close(a.audit);
     store_close(a.store);
     config_free(cfg);

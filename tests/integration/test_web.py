@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Integration tests of the pages and assets pharmdesk serves (/, /widget, /staff, /privacy,
+/leads/confirm, /leads/withdraw, /static/*, /i18n/*) and of GET /api/v1/staff/stats/today,
+against the real binary with a real data folder. Usage: test_web.py PHARMDESK_BIN REPO_DIR"""
+import json
+import os
+import re
+import sys
+import time
+
+from pdserver import Checks, Server, cleanup, make_data, run, tmpdir
+
+PAGES = ["/", "/widget", "/staff", "/privacy", "/leads/confirm", "/leads/withdraw"]
+CONTROLLER = "Müller & Söhne <Apotheken-OHG>"
+
+
+def keys(o, prefix=""):
+    out = set()
+    for k, v in o.items():
+        if isinstance(v, dict):
+            out |= keys(v, prefix + k + ".")
+        else:
+            out.add(prefix + k)
+    return out
+
+
+def main():
+    binary, repo = sys.argv[1], sys.argv[2]
+    t = Checks()
+    tmp = tmpdir()
+    srv = None
+    try:
+        data = make_data(binary, repo, tmp)
+        cfg = os.path.join(tmp, "config.json")
+        with open(cfg, "w") as f:
+            json.dump({"allowed_origins": ["https://www.apotheke.example"], "threads": 2,
+                       "rate_limit": {"inquiries_per_minute": 0},
+                       "privacy": {"controller": CONTROLLER, "handoff_retention_days": 42}}, f)
+        rc, out, err = run(binary, "serve", "--check-config", "--config", cfg)
+        t.eq(rc, 0, f"check-config renders the pages: {err}")
+        srv = Server(binary, data, cfg).start()
+
+        # --- every page, both languages
+        for path in PAGES:
+            for lang in ("de", "en"):
+                s, h, b = srv.request("GET", f"{path}?lang={lang}")
+                what = f"GET {path} ({lang})"
+                t.eq(s, 200, f"{what}: status")
+                t.eq(h.get("content-type"), "text/html; charset=utf-8", f"{what}: type")
+                html = b.decode() if isinstance(b, bytes) else ""
+                t.check(f'<html lang="{lang}">' in html, f"{what}: lang attribute")
+                t.check("{{" not in html, f"{what}: no template left")
+                t.check(not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), f"{what}: no inline script")
+                t.check(" style=" not in html, f"{what}: no style attribute")
+                csp = h.get("content-security-policy", "")
+                t.check("script-src 'self'" in csp and "style-src 'self'" in csp, f"{what}: CSP {csp}")
+                t.check("'unsafe-inline'" not in csp, f"{what}: no unsafe-inline")
+                t.eq(h.get("x-content-type-options"), "nosniff", f"{what}: nosniff")
+                t.eq(h.get("referrer-policy"), "no-referrer", f"{what}: referrer policy")
+                t.eq(h.get("cache-control"), "no-cache", f"{what}: revalidated, not stored stale")
+                t.check(re.fullmatch(r'"[0-9a-f]{20}"', h.get("etag", "")), f"{what}: ETag {h.get('etag')}")
+                if path == "/staff":
+                    t.check("frame-ancestors 'none'" in csp, f"{what}: never framed")
+                    t.eq(h.get("x-frame-options"), "DENY", f"{what}: X-Frame-Options")
+                else:
+                    t.check("frame-ancestors 'self' https://www.apotheke.example" in csp,
+                            f"{what}: framed by the configured origins: {csp}")
+                    t.eq(h.get("x-frame-options"), None, f"{what}: no X-Frame-Options")
+        # German unless asked: Accept-Language does not switch the page (the switch is a link)
+        s, h, b = srv.request("GET", "/", headers={"Accept-Language": "en-US,en;q=0.9"})
+        t.check(b'<html lang="de">' in b, "Accept-Language alone keeps German")
+        s, h, b = srv.request("GET", "/?lang=fr")
+        t.check(b'<html lang="de">' in b, "an unknown language is German")
+
+        # --- conditional requests and HEAD
+        s, h, b = srv.request("GET", "/privacy")
+        etag = h["etag"]
+        s, h2, b2 = srv.request("GET", "/privacy", headers={"If-None-Match": etag})
+        t.eq((s, b2), (304, None), "If-None-Match: 304 without body")
+        t.eq(h2.get("etag"), etag, "304 repeats the ETag")
+        s, h2, b2 = srv.request("GET", "/privacy", headers={"If-None-Match": f'W/{etag}, "other"'})
+        t.eq(s, 304, "a weak ETag in a list matches")
+        s, h2, b2 = srv.request("GET", "/privacy", headers={"If-None-Match": '"different"'})
+        t.eq(s, 200, "another ETag: the page")
+        s, h2, b2 = srv.request("GET", "/privacy?lang=en")
+        t.check(h2["etag"] != etag, "each language has its own ETag")
+        s, h2, b2 = srv.request("HEAD", "/")
+        t.eq((s, b2), (200, None), "HEAD: no body")
+        s, h2, b2 = srv.request("POST", "/", body="{}", headers={"Content-Type": "application/json"})
+        t.eq(s, 405, "POST / is not allowed")
+
+        # --- the privacy notice from the configuration, escaped
+        s, h, b = srv.request("GET", "/privacy")
+        html = b.decode()
+        t.check("Müller &amp; Söhne &lt;Apotheken-OHG&gt;" in html, "privacy: the configured controller, escaped")
+        t.check("<Apotheken-OHG>" not in html, "privacy: no raw markup from the configuration")
+        t.check("42 Tage nach Abschluss" in html, "privacy: the configured retention")
+        for word in ["Art. 6 Abs. 1 lit. b", "Art. 9 Abs. 2 lit. a", "Art. 77", "Art. 50 KI-Verordnung",
+                     "Datenschutzbeauftragte", "datenschutz@apotheke-am-markt.example", "1095 Tage"]:
+            t.check(word in html, f"privacy: mentions {word}")
+        s, h, b = srv.request("GET", "/privacy?lang=en")
+        t.check("42 days after" in b.decode() and "Your rights" in b.decode(), "privacy: English")
+
+        # --- assets
+        for path, ctype in [("/static/app.css", "text/css; charset=utf-8"),
+                            ("/static/common.js", "text/javascript; charset=utf-8"),
+                            ("/static/inquiry.js", "text/javascript; charset=utf-8"),
+                            ("/static/staff.js", "text/javascript; charset=utf-8"),
+                            ("/static/lead.js", "text/javascript; charset=utf-8"),
+                            ("/static/embed.js", "text/javascript; charset=utf-8"),
+                            ("/static/favicon.svg", "image/svg+xml"),
+                            ("/i18n/de.json", "application/json; charset=utf-8")]:
+            s, h, b = srv.request("GET", path)
+            t.eq((s, h.get("content-type")), (200, ctype), f"GET {path}")
+            with open(os.path.join(repo, "web", path.lstrip("/")), "rb") as f:
+                want = f.read()
+            if isinstance(b, dict):  # pdserver parses JSON answers
+                t.eq(b, json.loads(want), f"GET {path}: the file's content")
+            else:
+                t.check(b == want, f"GET {path}: the file's bytes")
+            s2, h2, b2 = srv.request("GET", path, headers={"If-None-Match": h.get("etag", "")})
+            t.eq(s2, 304, f"GET {path}: 304 on its ETag")
+        s, h, de = srv.request("GET", "/i18n/de.json")
+        s, h, en = srv.request("GET", "/i18n/en.json")
+        t.eq(sorted(keys(de) ^ keys(en)), [], "German and English have the same texts")
+        for path in ["/static/nope.js", "/static/", "/static/..%2Fpages%2Findex.html", "/pages/index.html",
+                     "/i18n/fr.json", "/static/a/b.js"]:
+            s, h, b = srv.request("GET", path)
+            t.eq(s, 404, f"GET {path}: 404")
+
+        # --- today's inquiries by decision, from the audit log
+        s, h, b = srv.request("GET", "/api/v1/staff/stats/today")
+        t.eq(s, 200, "stats: status")
+        t.eq(h.get("cache-control"), "no-store", "stats: an API answer, not cached")
+        t.eq(b.get("date"), time.strftime("%Y-%m-%d"), "stats: today's local date")
+        t.eq(b.get("decisions"), {"answer": 0, "refuse": 0, "handoff": 0, "emergency": 0}, "stats: nothing yet")
+        asked = {"answer": ["Haben Sie Ibuprofen 400?", "Wann haben Sie geöffnet?"],
+                 "refuse": ["Was hilft gegen Kopfschmerzen?"],
+                 "emergency": ["Mein Kind hat Tabletten geschluckt und ist bewusstlos"]}
+        for want, msgs in asked.items():
+            for m in msgs:
+                s, h, b = srv.request("POST", "/api/v1/inquiries", {"message": m})
+                t.eq((s, b.get("decision")), (200, want), f"inquiry {m!r}")
+        s, h, b = srv.request("POST", "/api/v1/orders/lookup", {"order_number": "AP-100231", "postcode": "10115"})
+        t.eq(s, 200, "an order lookup (audited, but no inquiry)")
+        s, h, b = srv.request("GET", "/api/v1/staff/stats/today")
+        t.eq(b.get("decisions"), {"answer": 2, "refuse": 1, "handoff": 0, "emergency": 1},
+             "stats: counts inquiries by decision, nothing else")
+        t.eq(b.get("total"), 4, "stats: total")
+        s, h, b = srv.request("POST", "/api/v1/staff/stats/today", body="{}",
+                              headers={"Content-Type": "application/json"})
+        t.eq(s, 405, "stats: GET only")
+    finally:
+        if srv:
+            srv.stop()
+        cleanup(tmp)
+    return t.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
