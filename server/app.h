@@ -29,6 +29,7 @@ typedef struct app {
     consent_set *consent;
     convo_table *convos;
     ratelimit *limiters[LIM_COUNT];
+    struct desk *desk; /* the pharmacist handoff: tickets, staff, live events (desk.h) */
 } app;
 
 extern const http_route app_routes[];

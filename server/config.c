@@ -88,6 +88,20 @@ static const key_def keys[] = {
     {"http.cookie_secure", CT_BOOL, OFF(http.cookie_secure), NULL, 1, 0, 1, NULL},
     {"mail.sendmail", CT_STR, OFF(mail.sendmail), "", 0, 0, 0, NULL},
     {"mail.from", CT_STR, OFF(mail.from), "info@apotheke-am-markt.example", 0, 0, 0, v_email},
+    {"rate_limit.handoffs_per_hour", CT_INT, OFF(handoff_limits.handoffs_per_hour), NULL, 10, 0,
+     100000, NULL},
+    {"rate_limit.ticket_views_per_minute", CT_INT, OFF(handoff_limits.ticket_views_per_minute),
+     NULL, 30, 0, 100000, NULL},
+    {"rate_limit.logins_per_minute", CT_INT, OFF(handoff_limits.logins_per_minute), NULL, 10, 0,
+     100000, NULL},
+    {"staff.session_idle_s", CT_INT, OFF(staff.session_idle_s), NULL, 1800, 1, 86400, NULL},
+    {"staff.session_max_s", CT_INT, OFF(staff.session_max_s), NULL, 43200, 1, 604800, NULL},
+    {"staff.lockout_failures", CT_INT, OFF(staff.lockout_failures), NULL, 10, 1, 1000, NULL},
+    {"staff.lockout_s", CT_INT, OFF(staff.lockout_s), NULL, 900, 1, 86400, NULL},
+    {"staff.max_event_streams", CT_INT, OFF(staff.max_event_streams), NULL, 16, 1, 1000, NULL},
+    {"staff.keepalive_s", CT_INT, OFF(staff.keepalive_s), NULL, 15, 1, 300, NULL},
+    {"retention.ticket_days", CT_INT, OFF(retention.ticket_days), NULL, 30, 1, 3650, NULL},
+    {"retention.interval_s", CT_INT, OFF(retention.interval_s), NULL, 3600, 1, 86400, NULL},
 };
 
 static int v_nonempty(const char *v, buf *why)
