@@ -22,7 +22,9 @@ struct desk {
     pthread_mutex_t pw_lock;
     pthread_cond_t pw_cond;
     int pw_busy;
-    char dummy_hash[STAFF_HASH_MAX]; /* verified for unknown names, so they take as long */
+    pthread_mutex_t dummy_lock;
+    char dummy_hash[STAFF_HASH_MAX]; /* verified for unknown names, so they take as long; made
+                                      * on first need, so that a start costs no Argon2id run */
 };
 
 static int pw_hash_plain(const char *pw, char *out)
@@ -63,6 +65,23 @@ int desk_password_hash(desk *d, const char *pw, char *out)
     return ret;
 }
 
+/* the hash an unknown user name is checked against: a random password's, made once */
+static const char *dummy_hash(desk *d)
+{
+    pthread_mutex_lock(&d->dummy_lock);
+    if (!d->dummy_hash[0]) {
+        unsigned char rnd[32];
+        char pw[65];
+        randombytes_buf(rnd, sizeof rnd);
+        sodium_bin2hex(pw, sizeof pw, rnd, sizeof rnd);
+        if (desk_password_hash(d, pw, d->dummy_hash) != PD_OK)
+            d->dummy_hash[0] = '\0'; /* verification of "" fails: still a refusal */
+        sodium_memzero(pw, sizeof pw);
+    }
+    pthread_mutex_unlock(&d->dummy_lock);
+    return d->dummy_hash;
+}
+
 /* 0 when pw matches hash */
 static int pw_verify(desk *d, const char *hash, const char *pw)
 {
@@ -76,19 +95,12 @@ int desk_new(app *a, const char *data_dir, desk **out, buf *err)
 {
     const config *cfg = a->cfg;
     desk *d = pd_xcalloc(1, sizeof *d);
-    unsigned char rnd[32];
-    char pw[65];
+    (void)err;
     d->a = a;
     d->data_dir = pd_xstrdup(data_dir);
     pthread_mutex_init(&d->pw_lock, NULL);
     pthread_cond_init(&d->pw_cond, NULL);
-    randombytes_buf(rnd, sizeof rnd);
-    sodium_bin2hex(pw, sizeof pw, rnd, sizeof rnd);
-    if (pw_hash_plain(pw, d->dummy_hash) != PD_OK) {
-        buf_puts(err, "cannot hash a password (out of memory?)");
-        desk_free(d);
-        return PD_ENOMEM;
-    }
+    pthread_mutex_init(&d->dummy_lock, NULL);
     d->lim[DESK_LIM_HANDOFF] = ratelimit_new(cfg->handoff_limits.handoffs_per_hour, 3600, 100000);
     d->lim[DESK_LIM_VIEW] = ratelimit_new(cfg->handoff_limits.ticket_views_per_minute, 60, 100000);
     d->lim[DESK_LIM_LOGIN] = ratelimit_new(cfg->handoff_limits.logins_per_minute, 60, 100000);
@@ -120,6 +132,7 @@ void desk_free(desk *d)
         ratelimit_free(d->lim[i]);
     pthread_cond_destroy(&d->pw_cond);
     pthread_mutex_destroy(&d->pw_lock);
+    pthread_mutex_destroy(&d->dummy_lock);
     buf_free(&d->hours);
     free(d->data_dir);
     free(d);
@@ -434,8 +447,9 @@ int desk_login(desk *d, const char *username, const char *password, login_out *o
         return ret;
     found = ret == PD_OK;
     /* an unknown name costs the same Argon2id run as a known one */
-    int ok = pw_verify(d, found ? hash : d->dummy_hash, password) == 0 && found && !acc.disabled;
+    int ok = pw_verify(d, found ? hash : dummy_hash(d), password) == 0 && found && !acc.disabled;
     sodium_memzero(hash, sizeof hash);
+    now = pd_wall_us(); /* the wait counts from the answer, however long Argon2id took */
     if (!ok) {
         failures++;
         long long wait = login_wait_s(a->cfg, failures);
