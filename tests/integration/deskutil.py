@@ -58,7 +58,6 @@ class Staff:
         return self.srv.request("POST", path, body if body is not None else b"", headers=h, conn=conn)
 
     def ticket(self, tid):
-        s, h, b = self.get("/api/v1/staff/handoffs?status=" + "open")
         for status in ("open", "claimed", "answered", "closed"):
             s, h, b = self.get("/api/v1/staff/handoffs?status=" + status)
             for t in b["handoffs"]:
