@@ -111,6 +111,10 @@ int desk_claim(desk *d, const staff_session *who, const char *ticket_id);
 int desk_reply(desk *d, const staff_session *who, const char *ticket_id, const char *text);
 int desk_close(desk *d, const staff_session *who, const char *ticket_id);
 int desk_assign(desk *d, const staff_session *who, const char *ticket_id, const char *username);
+/* the command line's account changes (staff-add, -disable, -enable, -passwd) in the audit log,
+ * with the account's id */
+int desk_cli_audit(store *s, const char *action, const char *username, const char *extra);
+
 /* an emergency in a conversation that is handed off raises its ticket's priority */
 int desk_escalate(desk *d, const char *ticket_id, enum ticket_priority p);
 

@@ -556,6 +556,10 @@ static int cmd_staff_add(cli *c)
         fail("cannot create the account", NULL);
         goto out;
     }
+    char extra[32];
+    snprintf(extra, sizeof extra, "role=%s", c->role);
+    if (desk_cli_audit(s, "account_add", user, extra) != PD_OK)
+        fprintf(stderr, "pharmdesk: warning: the audit entry could not be written\n");
     printf("staff account '%s' (%s) created\n", user, c->role);
     ret = 0;
 out:
@@ -596,6 +600,12 @@ static int staff_change(cli *c, int what)
         fail("cannot change the account", NULL);
         goto out;
     }
+    if (desk_cli_audit(s,
+                       what == 2   ? "password_change"
+                       : what == 1 ? "account_disable"
+                                   : "account_enable",
+                       user, NULL) != PD_OK)
+        fprintf(stderr, "pharmdesk: warning: the audit entry could not be written\n");
     printf("staff account '%s': %s\n", user,
            what == 2   ? "password changed, its sessions ended"
            : what == 1 ? "disabled, its sessions ended"
