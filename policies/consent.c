@@ -56,8 +56,10 @@ static int read_file(const char *path, buf *out, buf *err)
 
 /* lines of a text are joined with one space: the file wraps for reading, the text is one
  * paragraph; {pharmacy_name} is replaced */
-static char *render(const char *raw, size_t len, const char *pharmacy_name)
+static char *render(const char *raw, size_t len, const char *pharmacy_name, int ticket_days)
 {
+    char days[16];
+    snprintf(days, sizeof days, "%d", ticket_days);
     buf out = {0};
     int space = 0;
     for (size_t i = 0; i < len; i++) {
@@ -69,10 +71,15 @@ static char *render(const char *raw, size_t len, const char *pharmacy_name)
         if (space)
             buf_putc(&out, ' ');
         space = 0;
-        static const char ph[] = "{pharmacy_name}";
+        static const char ph[] = "{pharmacy_name}", td[] = "{ticket_days}";
         if (ch == '{' && len - i >= sizeof ph - 1 && memcmp(raw + i, ph, sizeof ph - 1) == 0) {
             buf_puts(&out, pharmacy_name);
             i += sizeof ph - 2;
+            continue;
+        }
+        if (ch == '{' && len - i >= sizeof td - 1 && memcmp(raw + i, td, sizeof td - 1) == 0) {
+            buf_puts(&out, days);
+            i += sizeof td - 2;
             continue;
         }
         buf_putc(&out, ch);
@@ -82,7 +89,7 @@ static char *render(const char *raw, size_t len, const char *pharmacy_name)
 
 static int add_text(consent_set *c, const char *path, int line, const char *lang,
                     const char *purpose, const char *version, const char *raw, size_t len,
-                    const char *pharmacy_name, buf *err)
+                    const char *pharmacy_name, int ticket_days, buf *err)
 {
     int p = purpose_index(purpose);
     if (p < 0) {
@@ -99,7 +106,7 @@ static int add_text(consent_set *c, const char *path, int line, const char *lang
             buf_printf(err, "%s:%d: version \"%s\" appears twice", path, line, version);
             return PD_EINVAL;
         }
-    char *text = render(raw, len, pharmacy_name);
+    char *text = render(raw, len, pharmacy_name, ticket_days);
     if (!*text) {
         free(text);
         buf_printf(err, "%s:%d: the text of \"%s\" is empty", path, line, version);
@@ -130,7 +137,7 @@ static int is_version(const char *v, size_t n)
 }
 
 static int load_lang(consent_set *c, const char *dir, const char *lang, const char *pharmacy_name,
-                     buf *err)
+                     int ticket_days, buf *err)
 {
     buf path = {0}, data = {0};
     int ret;
@@ -180,7 +187,7 @@ static int load_lang(consent_set *c, const char *dir, const char *lang, const ch
         s = eol < end ? eol + 1 : end;
     }
     if (body && (ret = add_text(c, buf_cstr(&path), head_line, lang, purpose, version, body,
-                                (size_t)(end - body), pharmacy_name, err)) != PD_OK)
+                                (size_t)(end - body), pharmacy_name, ticket_days, err)) != PD_OK)
         goto cleanup;
     ret = PD_OK;
 cleanup:
@@ -189,7 +196,8 @@ cleanup:
     return ret;
 }
 
-int consent_load(const char *dir, const char *pharmacy_name, consent_set **out, buf *err)
+int consent_load(const char *dir, const char *pharmacy_name, int ticket_days, consent_set **out,
+                 buf *err)
 {
     consent_set *c = pd_xcalloc(1, sizeof *c);
     int ret;
@@ -197,7 +205,8 @@ int consent_load(const char *dir, const char *pharmacy_name, consent_set **out, 
         for (size_t l = 0; l < PD_ARRAY_LEN(langs); l++)
             c->current[p][l] = -1;
     for (size_t l = 0; l < PD_ARRAY_LEN(langs); l++)
-        if ((ret = load_lang(c, dir, langs[l], pharmacy_name ? pharmacy_name : "", err)) != PD_OK)
+        if ((ret = load_lang(c, dir, langs[l], pharmacy_name ? pharmacy_name : "", ticket_days,
+                             err)) != PD_OK)
             goto fail;
     for (size_t p = 0; p < PD_ARRAY_LEN(purposes); p++)
         for (size_t l = 0; l < PD_ARRAY_LEN(langs); l++)

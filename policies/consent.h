@@ -17,16 +17,18 @@ typedef struct consent_text {
     const char *purpose;
     const char *version; /* e.g. "handoff-1", the same in every language */
     const char *lang;    /* "de" or "en" */
-    const char *text;    /* rendered: {pharmacy_name} replaced */
+    const char *text;    /* rendered: the placeholders replaced */
     char hash[65];       /* hex BLAKE2b-256 of the rendered text: what the ledger records */
 } consent_text;
 
 /*
- * Loads DIR/consent.de.txt and DIR/consent.en.txt, replacing {pharmacy_name} in the texts.
+ * Loads DIR/consent.de.txt and DIR/consent.en.txt, replacing {pharmacy_name} and {ticket_days}
+ * (the retention of a closed ticket's texts, retention.ticket_days) in the texts.
  * Each version must exist in both languages, and each purpose needs one. The last version of
  * a purpose in the file is its current one. PD_EINVAL with "FILE:LINE: what" in err.
  */
-int consent_load(const char *dir, const char *pharmacy_name, consent_set **out, buf *err);
+int consent_load(const char *dir, const char *pharmacy_name, int ticket_days, consent_set **out,
+                 buf *err);
 void consent_free(consent_set *c);
 
 /* the current text of purpose in lang (other langs fall back to "de"); NULL for an unknown

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "desk.h"
 #include "log.h"
 #include "orderno.h"
 #include "pd.h"
@@ -205,15 +206,53 @@ int assistant_answer(app *a, const char *client, const char *text, size_t len,
     policy_classify(a->policy, text, len, &out->res);
     orderno_find(text, len, out->order_number);
 
+    /* a conversation handed to a pharmacist: the link is in the store, so that it holds across
+     * a restart and after the conversation's memory expired */
+    const char *why = NULL;
+    if (conversation && a->desk && desk_check_conversation(conversation, &why) == PD_OK) {
+        ret = tickets_active_for_conversation(a->store, conversation, out->handoff_ticket,
+                                              &out->handoff_status);
+        if (ret != PD_OK && ret != PD_ENOTFOUND)
+            goto out;
+        out->handoff_active = ret == PD_OK;
+        ret = PD_OK;
+    }
     /* the conversation: continued when known, else a new one; it keeps no text */
-    if (!conversation || convo_get(a->convos, conversation, &out->convo) != PD_OK)
-        convo_start(a->convos, lang ? lang : out->res.lang, &out->convo);
+    if (!conversation || convo_get(a->convos, conversation, &out->convo) != PD_OK) {
+        if (out->handoff_active) {
+            memset(&out->convo, 0, sizeof out->convo);
+            snprintf(out->convo.id, sizeof out->convo.id, "%s", conversation);
+            const char *l = lang ? lang : out->res.lang;
+            snprintf(out->convo.lang, sizeof out->convo.lang, "%s",
+                     l && strcmp(l, "en") == 0 ? "en" : "de");
+        } else {
+            convo_start(a->convos, lang ? lang : out->res.lang, &out->convo);
+        }
+    }
     if (lang)
         snprintf(out->convo.lang, sizeof out->convo.lang, "%s", lang);
     snprintf(out->lang, sizeof out->lang, "%s", out->convo.lang);
     vars_init(a, out->lang, &hours, &v);
 
     const policy_result *r = &out->res;
+    if (out->handoff_active) {
+        /* a pharmacist is on it: the assistant does not answer by itself. Only an emergency
+         * still gets 112 and poison control at once, and raises the ticket to the top. */
+        if (r->decision == POLICY_EMERGENCY) {
+            say(a, "emergency", out->lang, &v, &out->reply);
+            if (desk_escalate(a->desk, out->handoff_ticket, TICKET_PRIO_EMERGENCY) != PD_OK)
+                log_error("event=escalate_failed");
+        }
+        say(a, "handoff.active", out->lang, &v, &out->reply);
+        out->convo.handed_off = 1;
+        out->convo.pending = CONVO_NONE;
+        goto decided;
+    }
+    if (out->convo.handed_off) {
+        /* the ticket was closed since the last message: say so once, then answer as usual */
+        say(a, "handoff.closed", out->lang, &v, &out->reply);
+        out->convo.handed_off = 0;
+    }
     switch (r->decision) {
     case POLICY_EMERGENCY:
         say(a, "emergency", out->lang, &v, &out->reply);
@@ -269,6 +308,7 @@ int assistant_answer(app *a, const char *client, const char *text, size_t len,
         }
         break;
     }
+decided:
     say(a, "disclosure", out->lang, &v, &out->disclosure);
     convo_put(a->convos, &out->convo);
 
@@ -281,6 +321,7 @@ int assistant_answer(app *a, const char *client, const char *text, size_t len,
     e.rule = r->rule;
     e.policy_version = policy_version(a->policy);
     e.health_data = r->health_data;
+    e.detail = out->handoff_active ? "handoff=active" : "";
     ret = audit_append(a->audit, &e);
 out:
     buf_free(&hours);

@@ -13,6 +13,7 @@
 #include "app.h"
 #include "convo.h"
 #include "policy.h"
+#include "tickets_store.h"
 
 #define ASSISTANT_MAX_MESSAGE 2000 /* characters */
 #define ASSISTANT_MAX_PRODUCTS 3
@@ -31,6 +32,11 @@ typedef struct assistant_out {
     enum assistant_lookup lookup;
     order *order; /* the verified order, when lookup is LOOKUP_FOUND */
     buf status_text;
+    /* the conversation is handed off: a pharmacist's ticket is not closed yet, and the reply
+     * only says so (an emergency still gets the emergency text first) */
+    int handoff_active;
+    char handoff_ticket[TICKET_ID_LEN + 1];
+    enum ticket_status handoff_status;
 } assistant_out;
 
 /*

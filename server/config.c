@@ -102,12 +102,22 @@ static const key_def keys[] = {
      "Berliner Beauftragte für Datenschutz und Informationsfreiheit, Alt-Moabit 59–61, 10555 "
      "Berlin",
      0, 0, 0, v_nonempty},
-    {"privacy.handoff_retention_days", CT_INT, OFF(privacy.handoff_retention_days), NULL, 180, 1,
-     3650, NULL},
-    {"privacy.unconfirmed_signup_days", CT_INT, OFF(privacy.unconfirmed_signup_days), NULL, 30, 1,
-     365, NULL},
     {"privacy.audit_retention_days", CT_INT, OFF(privacy.audit_retention_days), NULL, 1095, 1, 3650,
      NULL},
+    {"rate_limit.handoffs_per_hour", CT_INT, OFF(handoff_limits.handoffs_per_hour), NULL, 10, 0,
+     100000, NULL},
+    {"rate_limit.ticket_views_per_minute", CT_INT, OFF(handoff_limits.ticket_views_per_minute),
+     NULL, 30, 0, 100000, NULL},
+    {"rate_limit.logins_per_minute", CT_INT, OFF(handoff_limits.logins_per_minute), NULL, 10, 0,
+     100000, NULL},
+    {"staff.session_idle_s", CT_INT, OFF(staff.session_idle_s), NULL, 1800, 1, 86400, NULL},
+    {"staff.session_max_s", CT_INT, OFF(staff.session_max_s), NULL, 43200, 1, 604800, NULL},
+    {"staff.lockout_failures", CT_INT, OFF(staff.lockout_failures), NULL, 10, 1, 1000, NULL},
+    {"staff.lockout_s", CT_INT, OFF(staff.lockout_s), NULL, 900, 1, 86400, NULL},
+    {"staff.max_event_streams", CT_INT, OFF(staff.max_event_streams), NULL, 16, 1, 1000, NULL},
+    {"staff.keepalive_s", CT_INT, OFF(staff.keepalive_s), NULL, 15, 1, 300, NULL},
+    {"retention.ticket_days", CT_INT, OFF(retention.ticket_days), NULL, 30, 1, 3650, NULL},
+    {"retention.interval_s", CT_INT, OFF(retention.interval_s), NULL, 3600, 1, 86400, NULL},
 };
 
 static int v_nonempty(const char *v, buf *why)

@@ -69,10 +69,23 @@ typedef struct config {
     struct {
         char *controller; /* "" means pharmacy.name */
         char *supervisory_authority;
-        int handoff_retention_days;
-        int unconfirmed_signup_days;
         int audit_retention_days;
     } privacy;
+    /* the pharmacist handoff (issue 6) */
+    struct {
+        int handoffs_per_hour;       /* new tickets per client address, 0 off */
+        int ticket_views_per_minute; /* customer ticket reads per client address, 0 off */
+        int logins_per_minute;       /* staff login attempts per client address, 0 off */
+    } handoff_limits;
+    struct {
+        int session_idle_s, session_max_s;
+        int lockout_failures, lockout_s;
+        int max_event_streams, keepalive_s;
+    } staff;
+    struct {
+        int ticket_days;
+        int interval_s;
+    } retention;
 } config;
 
 extern const char *const config_weekdays[7]; /* "mon" .. "sun" */

@@ -9,6 +9,7 @@
 #include "assistant.h"
 #include "handlers_leads.h"
 #include "handlers_web.h"
+#include "handlers_desk.h"
 #include "jsonin.h"
 #include "orderno.h"
 #include "log.h"
@@ -300,10 +301,19 @@ static void h_inquiry(http_req *req, void *ctx)
     } else {
         cJSON_AddNullToObject(o, "order");
     }
-    if (r->decision != POLICY_ANSWER) {
+    if (out.handoff_active) {
+        /* handed off already: no new offer; the ticket the customer is waiting on */
+        cJSON *h = cJSON_AddObjectToObject(o, "handoff");
+        cJSON_AddBoolToObject(h, "offered", 0);
+        cJSON_AddBoolToObject(h, "consent_required", 0);
+        cJSON_AddBoolToObject(h, "active", 1);
+        cJSON_AddStringToObject(h, "ticket", out.handoff_ticket);
+        cJSON_AddStringToObject(h, "status", ticket_status_name(out.handoff_status));
+    } else if (r->decision != POLICY_ANSWER) {
         cJSON *h = cJSON_AddObjectToObject(o, "handoff");
         cJSON_AddBoolToObject(h, "offered", 1);
         cJSON_AddBoolToObject(h, "consent_required", r->health_data);
+        cJSON_AddBoolToObject(h, "active", 0);
     } else {
         cJSON_AddNullToObject(o, "handoff");
     }
@@ -365,5 +375,27 @@ const http_route app_routes[] = {
     {HTTP_GET, "/static/{file}", hw_static, 0, HTTP_PAGE, -1},
     {HTTP_GET, "/i18n/{file}", hw_i18n, 0, HTTP_PAGE, -1},
     {HTTP_GET, "/api/v1/staff/stats/today", hw_stats_today, 0, HTTP_API, LIM_SEARCH},
+    /* the pharmacist handoff (handlers_handoff.c, handlers_staff.c); their limits are their own */
+    {HTTP_POST, "/api/v1/handoffs", h_handoff_create, HTTP_PUBLIC_BODY_LIMIT, HTTP_API, -1},
+    {HTTP_GET, "/api/v1/handoffs/{ticket}", h_handoff_get, 0, HTTP_API, -1},
+    {HTTP_POST, "/api/v1/staff/login", h_staff_login, HTTP_PUBLIC_BODY_LIMIT, HTTP_API, -1},
+    {HTTP_POST, "/api/v1/staff/logout", h_staff_logout, 0, HTTP_API, -1},
+    {HTTP_GET, "/api/v1/staff/me", h_staff_me, 0, HTTP_API, -1},
+    {HTTP_POST, "/api/v1/staff/password", h_staff_password, HTTP_PUBLIC_BODY_LIMIT, HTTP_API, -1},
+    {HTTP_GET, "/api/v1/staff/handoffs", h_staff_handoffs, 0, HTTP_API, -1},
+    {HTTP_POST, "/api/v1/staff/handoffs/{ticket}/claim", h_staff_claim, 0, HTTP_API, -1},
+    {HTTP_POST, "/api/v1/staff/handoffs/{ticket}/reply", h_staff_reply, HTTP_PUBLIC_BODY_LIMIT,
+     HTTP_API, -1},
+    {HTTP_POST, "/api/v1/staff/handoffs/{ticket}/close", h_staff_close, 0, HTTP_API, -1},
+    {HTTP_POST, "/api/v1/staff/handoffs/{ticket}/assign", h_staff_assign, HTTP_PUBLIC_BODY_LIMIT,
+     HTTP_API, -1},
+    {HTTP_GET, "/api/v1/staff/events", h_staff_events, 0, HTTP_API, -1},
+    {HTTP_GET, "/api/v1/staff/accounts", h_staff_accounts, 0, HTTP_API, -1},
+    {HTTP_POST, "/api/v1/staff/accounts", h_staff_account_add, HTTP_PUBLIC_BODY_LIMIT, HTTP_API,
+     -1},
+    {HTTP_POST, "/api/v1/staff/accounts/{username}/disable", h_staff_account_disable, 0, HTTP_API,
+     -1},
+    {HTTP_POST, "/api/v1/staff/accounts/{username}/enable", h_staff_account_enable, 0, HTTP_API,
+     -1},
 };
 const size_t app_nroutes = PD_ARRAY_LEN(app_routes);

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,90 @@ void http_reply_error(http_req *req, int status, const char *code, const char *m
     http_reply_json(req, status, root);
 }
 
+/* ---- streamed responses (server-sent events) ---------------------------------------------- */
+
+struct http_stream {
+    pthread_mutex_t lock;
+    struct MHD_Connection *conn;
+    unsigned long wakes; /* raised by every wake: a fill that raced a wake runs again */
+    int suspended;
+    http_stream_fill fill;
+    http_stream_done done;
+    void *cls;
+};
+
+/* MHD's content reader: never blocks; with nothing to send the connection is suspended (no
+ * busy loop in MHD's polling threads) until http_stream_wake resumes it */
+static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    http_stream *st = cls;
+    (void)pos;
+    for (;;) {
+        pthread_mutex_lock(&st->lock);
+        unsigned long seen = st->wakes;
+        pthread_mutex_unlock(&st->lock);
+        long n = st->fill(st->cls, st, out, max);
+        if (n < 0)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        if (n > 0)
+            return (ssize_t)n;
+        pthread_mutex_lock(&st->lock);
+        if (st->wakes != seen) {
+            pthread_mutex_unlock(&st->lock);
+            continue;
+        }
+        st->suspended = 1;
+        MHD_suspend_connection(st->conn);
+        pthread_mutex_unlock(&st->lock);
+        return 0;
+    }
+}
+
+static void stream_free(void *cls)
+{
+    http_stream *st = cls;
+    st->done(st->cls);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
+void http_stream_wake(http_stream *st)
+{
+    pthread_mutex_lock(&st->lock);
+    st->wakes++;
+    if (st->suspended) {
+        st->suspended = 0;
+        MHD_resume_connection(st->conn);
+    }
+    pthread_mutex_unlock(&st->lock);
+}
+
+int http_reply_stream(http_req *req, int status, const char *content_type, http_stream_fill fill,
+                      http_stream_done done, void *cls)
+{
+    if (req->resp) {
+        MHD_destroy_response(req->resp);
+        req->resp = NULL;
+    }
+    http_stream *st = pd_xcalloc(1, sizeof *st);
+    pthread_mutex_init(&st->lock, NULL);
+    st->conn = req->conn;
+    st->fill = fill;
+    st->done = done;
+    st->cls = cls;
+    req->resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_free);
+    if (!req->resp) {
+        pthread_mutex_destroy(&st->lock);
+        free(st);
+        return PD_ENOMEM;
+    }
+    MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(req->resp, "X-Accel-Buffering", "no");
+    req->status = status;
+    return PD_OK;
+}
+
 /* ---- request accessors ------------------------------------------------------------------ */
 
 const char *http_param(http_req *req, const char *name)
@@ -153,6 +238,10 @@ const char *http_body(http_req *req, size_t *len)
 int http_body_is_form(http_req *req)
 {
     return req->form;
+}
+const char *http_cookie(http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
 }
 
 const cJSON *http_json(http_req *req)
@@ -608,6 +697,7 @@ int http_start(const http_options *opt, http_server **out, buf *err)
     struct sockaddr_storage ss;
     int ret = PD_OK;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    flags |= MHD_ALLOW_SUSPEND_RESUME; /* streamed responses wait suspended (http_stream) */
 
     srv->opt = *opt;
     srv->nproxies = cfg->trusted_proxies.n;

@@ -75,4 +75,24 @@ void http_reply_raw(http_req *req, int status, const char *content_type, const v
                     size_t len);
 void http_add_header(http_req *req, const char *name, const char *value);
 
+/* a cookie sent by the client (Cookie header), NULL when absent */
+const char *http_cookie(http_req *req, const char *name);
+
+/*
+ * Streamed responses (server-sent events). fill is called on an MHD worker thread whenever the
+ * connection can take more bytes: it writes at most max bytes to out and returns how many, 0
+ * when it has nothing now (the connection is then suspended, without a thread, until
+ * http_stream_wake) or -1 to end the response. fill must not block. done is called once when
+ * the response is gone (client left or stream ended); after it, st must not be used. A stream
+ * that is suspended when the server stops must be woken and ended first.
+ */
+typedef struct http_stream http_stream;
+typedef long (*http_stream_fill)(void *cls, http_stream *st, char *out, size_t max);
+typedef void (*http_stream_done)(void *cls);
+/* replaces the reply of req; PD_ENOMEM (then done was not called and the caller still owns cls) */
+int http_reply_stream(http_req *req, int status, const char *content_type, http_stream_fill fill,
+                      http_stream_done done, void *cls);
+/* thread-safe: makes fill run again soon */
+void http_stream_wake(http_stream *st);
+
 #endif

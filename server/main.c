@@ -4,6 +4,7 @@
  * 0 success, 1 failure (with a message saying what to do), 2 a usage error.
  */
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,9 @@
 #include "jsonin.h"
 #include "pzn.h"
 #include "audit.h"
+#include "desk.h"
+#include "jobs.h"
+#include "tickets_store.h"
 #include "import.h"
 #include "keys.h"
 #include "leads_service.h"
@@ -54,6 +58,11 @@ static int cmd_rekey(cli *c);
 static int cmd_test_leads_purge(cli *c);
 static int cmd_test_leads_dump(cli *c);
 #endif
+static int cmd_staff_add(cli *c);
+static int cmd_staff_disable(cli *c);
+static int cmd_staff_enable(cli *c);
+static int cmd_staff_passwd(cli *c);
+static int cmd_purge(cli *c);
 
 static const command commands[] = {
     {"init", 0, cmd_init, "init [--data DIR]"},
@@ -69,6 +78,15 @@ static const command commands[] = {
     {"rekey", 0, cmd_rekey,
      "rekey [--passphrase] [--data DIR]   (new passphrase in "
      "PHARMDESK_NEW_PASSPHRASE)"},
+    {"staff-add", 1, cmd_staff_add,
+     "staff-add USER --role pharmacist|admin [--data DIR]   (password: one line on stdin)"},
+    {"staff-disable", 1, cmd_staff_disable,
+     "staff-disable USER [--data DIR]   (ends its sessions)"},
+    {"staff-enable", 1, cmd_staff_enable, "staff-enable USER [--data DIR]"},
+    {"staff-passwd", 1, cmd_staff_passwd,
+     "staff-passwd USER [--data DIR]   (new password: one line on stdin; ends its sessions)"},
+    {"purge", 0, cmd_purge,
+     "purge [--config FILE] [--data DIR]   (retention: deletes texts of tickets closed long ago)"},
     {"serve", 0, cmd_serve,
      "serve [--listen HOST:PORT] [--config FILE] [--check-config] [--data DIR]"},
 #ifdef PD_FAULT_INJECTION
@@ -409,6 +427,7 @@ static int cmd_serve(cli *c)
     app a = {0};
     http_server *srv = NULL;
     leads_service ls = {0};
+    jobs *maint = NULL;
     int ret = config_load(c->config, &cfg, &err);
     if (ret == PD_OK && c->listen)
         ret = config_set_listen(cfg, c->listen, &err);
@@ -421,8 +440,8 @@ static int cmd_serve(cli *c)
             ret = fail("invalid policies", &err);
             goto out;
         }
-        if ((ret = consent_load(cfg->policies_dir, cfg->pharmacy.name, &a.consent, &err)) !=
-            PD_OK) {
+        if ((ret = consent_load(cfg->policies_dir, cfg->pharmacy.name, cfg->retention.ticket_days,
+                                &a.consent, &err)) != PD_OK) {
             ret = fail("invalid consent texts", &err);
             goto out;
         }
@@ -463,7 +482,8 @@ static int cmd_serve(cli *c)
         ret = fail("cannot load the policies", &err);
         goto out;
     }
-    if ((ret = consent_load(cfg->policies_dir, cfg->pharmacy.name, &a.consent, &err)) != PD_OK) {
+    if ((ret = consent_load(cfg->policies_dir, cfg->pharmacy.name, cfg->retention.ticket_days,
+                            &a.consent, &err)) != PD_OK) {
         ret = fail("cannot load the consent texts", &err);
         goto out;
     }
@@ -492,6 +512,14 @@ static int cmd_serve(cli *c)
     /* leads and data requests: per client and hour; tokens are unguessable, still bounded */
     a.limiters[LIM_LEADS_CLIENT] = ratelimit_new(cfg->rate_limit.leads_per_client, 3600, 100000);
     a.limiters[LIM_LEADS_TOKEN] = ratelimit_new(60, 60, 100000);
+    if ((ret = desk_new(&a, c->data, &a.desk, &err)) != PD_OK) {
+        ret = fail("cannot start the handoff desk", &err);
+        goto out;
+    }
+    if ((ret = jobs_start(a.store, cfg, &maint)) != PD_OK) {
+        ret = fail("cannot start the maintenance thread", NULL);
+        goto out;
+    }
     http_options ho = {cfg, app_routes, app_nroutes, a.limiters, LIM_COUNT, &a, PHARMDESK_VERSION};
     if ((ret = http_start(&ho, &srv, &err)) != PD_OK) {
         ret = fail("cannot start the server", &err);
@@ -508,8 +536,11 @@ static int cmd_serve(cli *c)
     log_info("event=stopping signal=%d", sig);
     ret = 0;
 out:
+    desk_shutdown(a.desk); /* live event streams end before the server stops */
     http_stop(srv);
     leads_service_close(&ls);
+    jobs_stop(maint);
+    desk_free(a.desk);
     for (int i = 0; i < LIM_COUNT; i++)
         ratelimit_free(a.limiters[i]);
     catalog_free(a.catalog);
@@ -523,6 +554,189 @@ out:
     buf_free(&err);
     if (srv)
         log_info("event=stopped");
+    return ret;
+}
+
+/* one line from stdin (the password), without its line end; NULL at end of input */
+static char *read_secret_line(void)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+    if (n < 0) {
+        free(line);
+        return NULL;
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    return line;
+}
+
+static void free_secret(char *s)
+{
+    if (s) {
+        sodium_memzero(s, strlen(s));
+        free(s);
+    }
+}
+
+/* reads and checks a new password; prints why it is refused */
+static char *new_password(void)
+{
+    const char *why = NULL;
+    char *pw = read_secret_line();
+    if (!pw || !*pw) {
+        fprintf(stderr, "pharmdesk: the password is empty: give it as one line on stdin, e.g. "
+                        "`printf '%%s\\n' \"$PW\" | pharmdesk ...`\n");
+        free_secret(pw);
+        return NULL;
+    }
+    if (desk_check_password(pw, &why) != PD_OK) {
+        fprintf(stderr, "pharmdesk: %s\n", why);
+        free_secret(pw);
+        return NULL;
+    }
+    return pw;
+}
+
+static int cmd_staff_add(cli *c)
+{
+    buf err = BUF_INIT;
+    store *s = NULL;
+    char *pw = NULL, hash[STAFF_HASH_MAX];
+    const char *why = NULL, *user = c->args[0];
+    int ret = 1;
+    if (!c->role || (strcmp(c->role, "pharmacist") != 0 && strcmp(c->role, "admin") != 0)) {
+        fprintf(stderr, "pharmdesk: staff-add needs --role pharmacist or --role admin\n");
+        return 2;
+    }
+    if (desk_check_username(user, &why) != PD_OK) {
+        fprintf(stderr, "pharmdesk: %s\n", why);
+        return 1;
+    }
+    if (!(pw = new_password()))
+        return 1;
+    if (store_open(c->data, 1, &s, &err) != PD_OK) {
+        fail("cannot open the data folder", &err);
+        goto out;
+    }
+    if (desk_password_hash(NULL, pw, hash) != PD_OK) {
+        fail("cannot hash the password (out of memory?)", NULL);
+        goto out;
+    }
+    int rc = staff_create(s, user, c->role, hash, pd_wall_us());
+    sodium_memzero(hash, sizeof hash);
+    if (rc == PD_EEXIST) {
+        fprintf(stderr,
+                "pharmdesk: an account named '%s' exists already (staff-passwd changes "
+                "its password)\n",
+                user);
+        goto out;
+    }
+    if (rc != PD_OK) {
+        fail("cannot create the account", NULL);
+        goto out;
+    }
+    char extra[32];
+    snprintf(extra, sizeof extra, "role=%s", c->role);
+    if (desk_cli_audit(s, "account_add", user, extra) != PD_OK)
+        fprintf(stderr, "pharmdesk: warning: the audit entry could not be written\n");
+    printf("staff account '%s' (%s) created\n", user, c->role);
+    ret = 0;
+out:
+    free_secret(pw);
+    store_close(s);
+    buf_free(&err);
+    return ret;
+}
+
+static int staff_change(cli *c, int what)
+{
+    buf err = BUF_INIT;
+    store *s = NULL;
+    char *pw = NULL, hash[STAFF_HASH_MAX];
+    const char *user = c->args[0];
+    int ret = 1, rc;
+    if (what == 2 && !(pw = new_password()))
+        return 1;
+    if (store_open(c->data, 1, &s, &err) != PD_OK) {
+        fail("cannot open the data folder", &err);
+        goto out;
+    }
+    if (what == 2) {
+        if (desk_password_hash(NULL, pw, hash) != PD_OK) {
+            fail("cannot hash the password (out of memory?)", NULL);
+            goto out;
+        }
+        rc = staff_set_password(s, user, hash, NULL);
+        sodium_memzero(hash, sizeof hash);
+    } else {
+        rc = staff_set_disabled(s, user, what == 1);
+    }
+    if (rc == PD_ENOTFOUND) {
+        fprintf(stderr, "pharmdesk: no staff account named '%s'\n", user);
+        goto out;
+    }
+    if (rc != PD_OK) {
+        fail("cannot change the account", NULL);
+        goto out;
+    }
+    if (desk_cli_audit(s,
+                       what == 2   ? "password_change"
+                       : what == 1 ? "account_disable"
+                                   : "account_enable",
+                       user, NULL) != PD_OK)
+        fprintf(stderr, "pharmdesk: warning: the audit entry could not be written\n");
+    printf("staff account '%s': %s\n", user,
+           what == 2   ? "password changed, its sessions ended"
+           : what == 1 ? "disabled, its sessions ended"
+                       : "enabled");
+    ret = 0;
+out:
+    free_secret(pw);
+    store_close(s);
+    buf_free(&err);
+    return ret;
+}
+
+static int cmd_staff_disable(cli *c)
+{
+    return staff_change(c, 1);
+}
+
+static int cmd_staff_enable(cli *c)
+{
+    return staff_change(c, 0);
+}
+
+static int cmd_staff_passwd(cli *c)
+{
+    return staff_change(c, 2);
+}
+
+static int cmd_purge(cli *c)
+{
+    buf err = BUF_INIT, report = BUF_INIT;
+    config *cfg = NULL;
+    store *s = NULL;
+    int ret = config_load(c->config, &cfg, &err);
+    if (ret != PD_OK) {
+        ret = fail("invalid configuration", &err);
+        goto out;
+    }
+    if ((ret = store_open(c->data, 1, &s, &err)) != PD_OK) {
+        ret = fail("cannot open the data folder", &err);
+        goto out;
+    }
+    ret = jobs_run_once(s, cfg, pd_wall_us(), &report);
+    fputs(buf_cstr(&report), stdout);
+    if (ret != PD_OK)
+        ret = fail("a retention job failed (see above); run purge again", NULL);
+out:
+    store_close(s);
+    config_free(cfg);
+    buf_free(&report);
+    buf_free(&err);
     return ret;
 }
 
@@ -596,7 +810,8 @@ int main(int argc, char **argv)
         }
         if (((c.check_config || c.listen) && commands[i].run != cmd_serve) ||
             (c.config && commands[i].run != cmd_serve && commands[i].run != cmd_classify &&
-             commands[i].run != cmd_import_orders && commands[i].run != cmd_import_catalog)) {
+             commands[i].run != cmd_import_orders && commands[i].run != cmd_import_catalog &&
+             commands[i].run != cmd_purge)) {
             fprintf(stderr, "pharmdesk: --listen, --config and --check-config belong to serve\n");
             return 2;
         }
@@ -604,7 +819,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "pharmdesk: --passphrase belongs to rekey\n");
             return 2;
         }
-        if (c.role) {
+        if (c.role && commands[i].run != cmd_staff_add) {
             fprintf(stderr, "pharmdesk: --role belongs to staff-add\n");
             return 2;
         }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "leads.h"
 #include "pd.h"
 #include "webassets.h"
 
@@ -383,8 +384,9 @@ static void base_vars(const web *w, const config *cfg, int l, page_vars *pv)
     pv_set(pv, "controller",
            *cfg->privacy.controller ? cfg->privacy.controller : cfg->pharmacy.name);
     pv_set(pv, "supervisory_authority", cfg->privacy.supervisory_authority);
-    pv_int(pv, "handoff_days", cfg->privacy.handoff_retention_days);
-    pv_int(pv, "signup_days", cfg->privacy.unconfirmed_signup_days);
+    /* the periods the code deletes after, so the notice cannot drift from them */
+    pv_int(pv, "handoff_days", cfg->retention.ticket_days);
+    pv_int(pv, "signup_days", LEADS_UNCONFIRMED_DAYS);
     pv_int(pv, "audit_days", cfg->privacy.audit_retention_days);
     for (int p = 0; p < WEB_NPAGES; p++)
         if (pages[p].flag)

@@ -35,7 +35,7 @@ def main():
         with open(cfg, "w") as f:
             json.dump({"allowed_origins": ["https://www.apotheke.example"], "threads": 2,
                        "rate_limit": {"inquiries_per_minute": 0},
-                       "privacy": {"controller": CONTROLLER, "handoff_retention_days": 42}}, f)
+                       "privacy": {"controller": CONTROLLER}, "retention": {"ticket_days": 42}}, f)
         rc, out, err = run(binary, "serve", "--check-config", "--config", cfg)
         t.eq(rc, 0, f"check-config renders the pages: {err}")
         srv = Server(binary, data, cfg).start()

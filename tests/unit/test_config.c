@@ -42,8 +42,6 @@ int main(int argc, char **argv)
         CHECK_EQ_INT(c->leads.mails_per_address, 1);
         CHECK_EQ_INT(c->mail.retry_initial_s, 60);
         CHECK_EQ_STR(c->privacy.controller, "");
-        CHECK_EQ_INT(c->privacy.handoff_retention_days, 180);
-        CHECK_EQ_INT(c->privacy.unconfirmed_signup_days, 30);
         CHECK_EQ_INT(c->privacy.audit_retention_days, 1095);
         CHECK(strstr(c->privacy.supervisory_authority, "Berlin") != NULL);
         CHECK_EQ_INT(config_set_listen(c, "[::1]:9000", &err), PD_OK);
@@ -100,12 +98,10 @@ int main(int argc, char **argv)
     CHECK(load_text("{\"http\": {\"cookie_secure\": 1}}", "'http.cookie_secure'"));
     CHECK(load_text("{\"log_level\": \"loud\"}", "'log_level'"));
     CHECK(load_text(
-        "{\"privacy\": {\"controller\": \"Apotheke X e.K.\", \"handoff_retention_days\": 90}}",
+        "{\"privacy\": {\"controller\": \"Apotheke X e.K.\", \"audit_retention_days\": 90}}",
         NULL));
-    CHECK(load_text("{\"privacy\": {\"handoff_retention_days\": 0}}",
-                    "'privacy.handoff_retention_days'"));
-    CHECK(load_text("{\"privacy\": {\"unconfirmed_signup_days\": 400}}",
-                    "'privacy.unconfirmed_signup_days'"));
+    CHECK(load_text("{\"privacy\": {\"handoff_retention_days\": 90}}",
+                    "'privacy.handoff_retention_days'")); /* it is retention.ticket_days */
     CHECK(load_text("{\"privacy\": {\"audit_retention_days\": \"1y\"}}",
                     "'privacy.audit_retention_days'"));
     CHECK(load_text("{\"privacy\": {\"supervisory_authority\": \"\"}}",

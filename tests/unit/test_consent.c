@@ -22,7 +22,7 @@ static int load_pair(const char *de, const char *en, buf *msg)
     write_lang("de", de);
     write_lang("en", en);
     buf_reset(msg);
-    int ret = consent_load(dir, "Apotheke X", &c, msg);
+    int ret = consent_load(dir, "Apotheke X", 30, &c, msg);
     consent_free(c);
     return ret;
 }
@@ -36,7 +36,7 @@ static void test_shipped(const char *policies)
 {
     consent_set *c = NULL;
     buf err = BUF_INIT;
-    CHECK_EQ_INT(consent_load(policies, "Apotheke am Markt", &c, &err), PD_OK);
+    CHECK_EQ_INT(consent_load(policies, "Apotheke am Markt", 30, &c, &err), PD_OK);
     const char *purposes[] = {"handoff", "newsletter", "back_in_stock"};
     for (size_t i = 0; c && i < PD_ARRAY_LEN(purposes); i++) {
         const consent_text *de = consent_current(c, purposes[i], "de");
@@ -70,7 +70,7 @@ static void test_versions(void)
                      "[back_in_stock b-1]\nB\n");
     write_lang("en", "[handoff h-1]\nold\n[handoff h-2]\nnew\n[newsletter n-1]\nN\n"
                      "[back_in_stock b-1]\nB\n");
-    CHECK_EQ_INT(consent_load(dir, "X", &c, &msg), PD_OK);
+    CHECK_EQ_INT(consent_load(dir, "X", 30, &c, &msg), PD_OK);
     if (c) {
         CHECK_EQ_STR(consent_current(c, "handoff", "en")->version, "h-2");
         CHECK_EQ_STR(consent_current(c, "handoff", "en")->text, "new");
@@ -81,7 +81,7 @@ static void test_versions(void)
     CHECK_EQ_INT(load_pair(ALL_DE, ALL_EN, &msg), PD_OK);
     /* rendering: lines joined, placeholder replaced */
     write_lang("de", ALL_DE);
-    CHECK_EQ_INT(consent_load(dir, "Apotheke X", &c, &msg), PD_OK);
+    CHECK_EQ_INT(consent_load(dir, "Apotheke X", 30, &c, &msg), PD_OK);
     if (c)
         CHECK_EQ_STR(consent_current(c, "handoff", "de")->text, "Ich willige ein, Apotheke X.");
     consent_free(c);
@@ -114,7 +114,7 @@ static void test_errors(void)
     }
     /* a missing file */
     consent_set *c = NULL;
-    CHECK_EQ_INT(consent_load("/nonexistent-folder", "X", &c, &msg), PD_EIO);
+    CHECK_EQ_INT(consent_load("/nonexistent-folder", "X", 30, &c, &msg), PD_EIO);
     CHECK(c == NULL);
     buf_free(&msg);
 }

@@ -519,7 +519,7 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/catalog.csv", argv[1]);
     if (store_create(data, &err) != PD_OK || store_open(data, 1, &st, &err) != PD_OK ||
         import_csv(st, IMPORT_CATALOG, path, NULL, NULL, &sum, &err) != PD_OK ||
-        consent_load(argv[2], "Apotheke am Markt", &consents, &err) != PD_OK ||
+        consent_load(argv[2], "Apotheke am Markt", 30, &consents, &err) != PD_OK ||
         mailtext_load(argv[2], &texts, &err) != PD_OK) {
         fprintf(stderr, "setup: %s\n", buf_cstr(&err));
         return 2;

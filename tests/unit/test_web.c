@@ -110,7 +110,8 @@ static void test_pages(web *w)
 static void test_privacy_from_config(void)
 {
     web *w = open_with("{\"privacy\": {\"controller\": \"Müller & Söhne <OHG>\", "
-                       "\"handoff_retention_days\": 77}, \"pharmacy\": {\"website\": \"\"}}");
+                       "\"audit_retention_days\": 400}, \"retention\": {\"ticket_days\": 77}, "
+                       "\"pharmacy\": {\"website\": \"\"}}");
     CHECK(w != NULL);
     if (!w)
         return;
