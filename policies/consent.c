@@ -159,8 +159,9 @@ static int load_lang(consent_set *c, const char *dir, const char *lang, const ch
             eol = end;
         line++;
         if (*s == '[') {
-            if (body && (ret = add_text(c, buf_cstr(&path), head_line, lang, purpose, version, body,
-                                        (size_t)(s - body), pharmacy_name, err)) != PD_OK)
+            if (body &&
+                (ret = add_text(c, buf_cstr(&path), head_line, lang, purpose, version, body,
+                                (size_t)(s - body), pharmacy_name, ticket_days, err)) != PD_OK)
                 goto cleanup;
             const char *close = memchr(s, ']', (size_t)(eol - s));
             const char *sp = memchr(s, ' ', (size_t)(eol - s));

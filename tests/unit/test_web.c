@@ -120,7 +120,7 @@ static void test_privacy_from_config(void)
     CHECK(strstr(d.data, "Müller &amp; Söhne &lt;OHG&gt;") != NULL);
     CHECK(strstr(d.data, "<OHG>") == NULL);
     CHECK(strstr(d.data, "77 Tage nach Abschluss") != NULL);
-    CHECK(strstr(d.data, "1095 Tage") != NULL);
+    CHECK(strstr(d.data, "400 Tage") != NULL);
     CHECK(strstr(d.data, "Berliner Beauftragte") != NULL);
     CHECK(strstr(d.data, "<br><a href=") == NULL); /* no website: no link */
     web_page_get(w, WEB_PRIVACY, "en", &d);

@@ -21,7 +21,7 @@
 
   /* a state-changing staff call; a 401 means the session is gone */
   async function change(method, path, body) {
-    const res = await api(method, path, body === undefined ? {} : body, changeHeaders());
+    const res = await api(method, path, body, changeHeaders()); /* claim, close, logout: no body */
     if (res.status === 401) signedOut(t('staff.session_expired'));
     return res;
   }
