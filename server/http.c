@@ -114,12 +114,17 @@ void http_reply_json(http_req *req, int status, cJSON *body)
     req->status = status;
 }
 
-void http_reply_error(http_req *req, int status, const char *code, const char *message)
+static cJSON *error_json(const char *code, const char *message)
 {
     cJSON *root = cJSON_CreateObject(), *err = cJSON_AddObjectToObject(root, "error");
     cJSON_AddStringToObject(err, "code", code);
     cJSON_AddStringToObject(err, "message", message);
-    http_reply_json(req, status, root);
+    return root;
+}
+
+void http_reply_error(http_req *req, int status, const char *code, const char *message)
+{
+    http_reply_json(req, status, error_json(code, message));
 }
 
 /* ---- request accessors ------------------------------------------------------------------ */
@@ -403,12 +408,44 @@ static void set_early(http_req *req, int status, const char *code, const char *m
     req->early_msg = msg;
 }
 
+typedef struct framing {
+    int content_length, transfer_encoding;
+} framing;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    framing *f = cls;
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        f->content_length++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        f->transfer_encoding++;
+    return MHD_YES;
+}
+
+/* a body framed two ways (two Content-Lengths, or one with Transfer-Encoding) could be read
+ * differently by a proxy in front of us: request smuggling. Such a request is refused. */
+static int framing_ambiguous(http_req *req)
+{
+    framing f = {0, 0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_framing, &f);
+    return f.content_length > 1 || f.transfer_encoding > 1 ||
+           (f.content_length && f.transfer_encoding);
+}
+
 static void first_call(http_req *req, const char *url, const char *method)
 {
     buf allow = BUF_INIT;
     int known = 0;
     client_address(req);
     req->is_head = strcmp(method, "HEAD") == 0;
+    if (framing_ambiguous(req)) {
+        set_early(req, 400, "bad_framing",
+                  "Send one Content-Length or Transfer-Encoding: chunked, not both.");
+        goto out;
+    }
     if (strcmp(method, "OPTIONS") == 0) {
         /* CORS preflight: answered from the table without a handler; no method matches
          * OPTIONS, so find_route collects every method of the path into allow */
@@ -466,6 +503,47 @@ static int has_body(http_req *req)
     return (cl && strcmp(cl, "0") != 0) || http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    buf_printf(cls, "%s: %s\r\n", key, value);
+    return MHD_YES;
+}
+
+/*
+ * MHD 0.9.75 queues no response while a request body is still arriving, and a client may
+ * stream a chunked body for as long as it likes. So a refusal that happens mid-body (a chunked
+ * body over the limit) is written to the socket here, with the usual headers and
+ * "Connection: close", the sending side is shut down, and MHD is told to drop the connection.
+ */
+static enum MHD_Result reply_and_close(http_req *req)
+{
+    buf out = BUF_INIT;
+    cJSON *err = error_json(req->early_code, req->early_msg);
+    char *body = cJSON_PrintUnformatted(err);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    http_reply_raw(req, req->early_status, "application/json; charset=utf-8", body,
+                   body ? strlen(body) : 0);
+    if (req->resp && ci && body) {
+        add_common_headers(req, req->resp);
+        buf_printf(&out, "HTTP/1.1 %d %s\r\n", req->status,
+                   MHD_get_reason_phrase_for((unsigned)req->status));
+        MHD_get_response_headers(req->resp, collect_header, &out);
+        buf_printf(&out, "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", strlen(body), body);
+        /* a few hundred bytes into an idle socket's send buffer: this does not block */
+        ssize_t n = send(ci->connect_fd, out.data, out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)n; /* a client that is gone gets nothing; the connection closes either way */
+        shutdown(ci->connect_fd, SHUT_WR);
+    }
+    req->queued = 1;
+    cJSON_Delete(err);
+    cJSON_free(body);
+    buf_free(&out);
+    return MHD_NO;
+}
+
 static enum MHD_Result reply_early(http_req *req)
 {
     if (req->early_status == 204)
@@ -509,6 +587,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 set_early(req, 413, "too_large", "The request body is too large.");
             else
                 buf_append(&req->body, upload_data, n);
+            if (req->early_status)
+                return reply_and_close(req); /* a chunked body over the limit */
         }
         if (req->early_status && (req->dropped += n) > HTTP_DROP_LIMIT)
             return MHD_NO; /* a client streaming on after a refusal is cut off */
