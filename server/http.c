@@ -1,15 +1,19 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
+#include "audit.h"
 #include "jsonin.h"
 #include "log.h"
 #include "pd.h"
@@ -30,6 +34,10 @@ struct http_server {
     int nproxies;
     char *page_csp;
     int port;
+    /* requests suspended until their audit entries are durable */
+    pthread_mutex_t defer_lock;
+    pthread_cond_t defer_cond;
+    int nsuspended;
 };
 
 struct http_req {
@@ -58,6 +66,11 @@ struct http_req {
         char *name, *value;
     } extra[MAX_EXTRA_HEADERS];
     int nextra;
+    /* audit entries made by the handler: the reply waits until they are durable */
+    audit_defer defer;
+    int awaiting;       /* suspended until durable_done */
+    int durable_done;   /* the scope's entries are settled (under defer_lock) */
+    int durable_status; /* and their result */
 };
 
 static const char api_csp[] =
@@ -125,6 +138,23 @@ static cJSON *error_json(const char *code, const char *message)
 void http_reply_error(http_req *req, int status, const char *code, const char *message)
 {
     http_reply_json(req, status, error_json(code, message));
+}
+
+void http_reply_store_error(http_req *req, int err)
+{
+    if (err == PD_EFULL) {
+        http_add_header(req, "Retry-After", "60");
+        http_reply_error(req, 503, "storage_full",
+                         "We cannot store your request right now; please try again later or "
+                         "call us.");
+    } else if (err == PD_EBUSY) {
+        http_add_header(req, "Retry-After", "2");
+        http_reply_error(req, 503, "busy", "The service is busy; please retry in a moment.");
+    } else {
+        http_add_header(req, "Retry-After", "5");
+        http_reply_error(req, 503, "unavailable",
+                         "The service cannot answer right now; please try again or call us.");
+    }
 }
 
 /* ---- request accessors ------------------------------------------------------------------ */
@@ -553,6 +583,37 @@ static enum MHD_Result reply_early(http_req *req)
     return queue(req);
 }
 
+/* the audit writer: a suspended request's entries are settled; it is resumed to answer */
+static void on_durable(void *arg, int status)
+{
+    http_req *req = arg;
+    http_server *srv = req->srv;
+    pthread_mutex_lock(&srv->defer_lock);
+    req->durable_status = status;
+    req->durable_done = 1;
+    if (req->awaiting) {
+        /* req may be answered and freed by an MHD thread from here on */
+        MHD_resume_connection(req->conn);
+        if (--srv->nsuspended == 0)
+            pthread_cond_broadcast(&srv->defer_cond);
+    }
+    pthread_mutex_unlock(&srv->defer_lock);
+}
+
+/* queues the handler's reply once its audit entries are durable; when they could not be
+ * written the reply never leaves: the client gets a 503 and may retry */
+static enum MHD_Result queue_durable(http_req *req)
+{
+    if (req->durable_status != PD_OK) {
+        if (req->resp) {
+            MHD_destroy_response(req->resp);
+            req->resp = NULL;
+        }
+        http_reply_store_error(req, req->durable_status);
+    }
+    return queue(req);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -596,6 +657,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->queued)
         return MHD_YES;
+    if (req->awaiting) { /* resumed: the handler's audit entries are settled */
+        req->awaiting = 0;
+        return queue_durable(req);
+    }
     if (req->early_status)
         return reply_early(req);
     if (req->route->body_limit) {
@@ -607,8 +672,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return queue(req);
         }
     }
+    /* the handler's audit entries are queued, not waited for; the reply waits instead, with
+     * the connection suspended, so the pool's threads serve others meanwhile and hundreds of
+     * answers share one fsync */
+    audit_defer_begin(&req->defer, on_durable, req);
     req->route->handler(req, srv->opt.app);
-    return queue(req);
+    if (audit_defer_end(&req->defer, &req->durable_status)) {
+        pthread_mutex_lock(&srv->defer_lock);
+        if (!req->durable_done) {
+            MHD_suspend_connection(conn);
+            req->awaiting = 1;
+            srv->nsuspended++;
+            pthread_mutex_unlock(&srv->defer_lock);
+            return MHD_YES;
+        }
+        pthread_mutex_unlock(&srv->defer_lock);
+    }
+    return queue_durable(req);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -653,9 +733,12 @@ int http_start(const http_options *opt, http_server **out, buf *err)
     http_server *srv = pd_xcalloc(1, sizeof *srv);
     struct sockaddr_storage ss;
     int ret = PD_OK;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+                     MHD_ALLOW_SUSPEND_RESUME;
 
     srv->opt = *opt;
+    pthread_mutex_init(&srv->defer_lock, NULL);
+    pthread_cond_init(&srv->defer_cond, NULL);
     srv->nproxies = cfg->trusted_proxies.n;
     srv->proxies = pd_xcalloc((size_t)srv->nproxies + 1, sizeof *srv->proxies);
     for (int i = 0; i < srv->nproxies; i++)
@@ -706,6 +789,8 @@ int http_start(const http_options *opt, http_server **out, buf *err)
     srv = NULL;
 out:
     if (srv) {
+        pthread_mutex_destroy(&srv->defer_lock);
+        pthread_cond_destroy(&srv->defer_cond);
         free(srv->proxies);
         free(srv->page_csp);
         free(srv);
@@ -723,7 +808,21 @@ void http_stop(http_server *srv)
     if (!srv)
         return;
     MHD_quiesce_daemon(srv->daemon);
+    /* requests waiting for the audit writer are resumed by it (it stops after us); MHD must
+     * not be stopped with suspended connections */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    pthread_mutex_lock(&srv->defer_lock);
+    while (srv->nsuspended > 0 &&
+           pthread_cond_timedwait(&srv->defer_cond, &srv->defer_lock, &until) != ETIMEDOUT)
+        ;
+    if (srv->nsuspended > 0)
+        log_error("event=stop_with_suspended requests=%d", srv->nsuspended);
+    pthread_mutex_unlock(&srv->defer_lock);
     MHD_stop_daemon(srv->daemon);
+    pthread_mutex_destroy(&srv->defer_lock);
+    pthread_cond_destroy(&srv->defer_cond);
     free(srv->proxies);
     free(srv->page_csp);
     free(srv);
