@@ -38,6 +38,7 @@ struct http_server {
     pthread_mutex_t defer_lock;
     pthread_cond_t defer_cond;
     int nsuspended;
+    int stopping; /* http_stop began: requests wait on their thread instead */
 };
 
 struct http_req {
@@ -68,6 +69,7 @@ struct http_req {
     int nextra;
     /* audit entries made by the handler: the reply waits until they are durable */
     audit_defer defer;
+    int in_flight;      /* audit entries were queued and not yet settled */
     int awaiting;       /* suspended until durable_done */
     int durable_done;   /* the scope's entries are settled (under defer_lock) */
     int durable_status; /* and their result */
@@ -592,11 +594,11 @@ static void on_durable(void *arg, int status)
     req->durable_status = status;
     req->durable_done = 1;
     if (req->awaiting) {
-        /* req may be answered and freed by an MHD thread from here on */
+        /* req may be answered and freed by an MHD thread once the lock is released */
         MHD_resume_connection(req->conn);
-        if (--srv->nsuspended == 0)
-            pthread_cond_broadcast(&srv->defer_cond);
+        srv->nsuspended--;
     }
+    pthread_cond_broadcast(&srv->defer_cond);
     pthread_mutex_unlock(&srv->defer_lock);
 }
 
@@ -679,13 +681,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req->route->handler(req, srv->opt.app);
     if (audit_defer_end(&req->defer, &req->durable_status)) {
         pthread_mutex_lock(&srv->defer_lock);
-        if (!req->durable_done) {
+        req->in_flight = 1;
+        if (!req->durable_done && !srv->stopping) {
             MHD_suspend_connection(conn);
             req->awaiting = 1;
             srv->nsuspended++;
             pthread_mutex_unlock(&srv->defer_lock);
             return MHD_YES;
         }
+        /* MHD must not stop with suspended connections: while stopping, wait here */
+        while (!req->durable_done)
+            pthread_cond_wait(&srv->defer_cond, &srv->defer_lock);
         pthread_mutex_unlock(&srv->defer_lock);
     }
     return queue_durable(req);
@@ -695,10 +701,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     http_req *req = *con_cls;
-    (void)cls;
+    http_server *srv = cls;
     (void)conn;
     if (!req)
         return;
+    if (req->in_flight) { /* the audit writer still holds req until it is settled */
+        pthread_mutex_lock(&srv->defer_lock);
+        while (!req->durable_done)
+            pthread_cond_wait(&srv->defer_cond, &srv->defer_lock);
+        pthread_mutex_unlock(&srv->defer_lock);
+    }
     log_info("event=request method=%s route=%s status=%d us=%lld%s", req->method,
              req->route ? req->route->pattern : "-", req->status ? req->status : 0,
              pd_now_us() - req->start_us,
@@ -814,6 +826,7 @@ void http_stop(http_server *srv)
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 30;
     pthread_mutex_lock(&srv->defer_lock);
+    srv->stopping = 1;
     while (srv->nsuspended > 0 &&
            pthread_cond_timedwait(&srv->defer_cond, &srv->defer_lock, &until) != ETIMEDOUT)
         ;
