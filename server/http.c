@@ -777,9 +777,10 @@ int http_start(const http_options *opt, http_server **out, buf *err)
         a4->sin_port = htons((uint16_t)cfg->listen_port);
         inet_pton(AF_INET, cfg->listen_host, &a4->sin_addr);
     }
-#ifdef MHD_USE_EPOLL
-    flags |= MHD_USE_EPOLL;
-#endif
+    /* MHD_USE_EPOLL is an enum value, not a macro: ask the library (select() otherwise, with
+     * its FD_SETSIZE limit and a scan of every connection per event) */
+    if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+        flags |= MHD_USE_EPOLL;
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv,
         /* first, so that MHD's own messages go to our log too */
