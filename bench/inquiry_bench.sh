@@ -51,26 +51,13 @@ wait_up() { # PORT PID
     return 1
 }
 
-# wrk NAME URL DURATION -> one line "name rps p50 p99 non2xx errors" appended to results
+# wrk NAME URL DURATION -> one line "name rps p50 p75 p90 p99 non2xx errors" appended to results
 results="$work/results.txt"
 : >"$results"
 run_wrk() {
     wrk -t2 -c"$conns" -d"$3" --timeout 5s --latency -s "$here/inquiry.lua" "$2" \
         >"$work/$1.wrk" 2>&1 || { cat "$work/$1.wrk" >&2; echo "inquiry_bench: wrk failed" >&2; exit 1; }
-    awk -v name="$1" '
-        function ms(v) {
-            if (v ~ /us$/) return v / 1000
-            if (v ~ /ms$/) return v + 0
-            if (v ~ /m$/) return v * 60000
-            if (v ~ /s$/) return v * 1000
-            return v
-        }
-        /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
-        /Requests\/sec:/ { rps = $2 }
-        /Non-2xx or 3xx responses:/ { bad = $5 }
-        /Socket errors:/ { gsub(/,/, ""); err = $4 + $6 + $8 + $10 }
-        END { printf "%s %.1f %.3f %.3f %d %d\n", name, rps, p50, p99, bad, err }
-    ' "$work/$1.wrk" >>"$results"
+    awk -v name="$1" -f "$here/wrk_summary.awk" "$work/$1.wrk" >>"$results"
 }
 
 free_port() {
@@ -90,8 +77,9 @@ kill -TERM "$epid"
 wait "$epid" 2>/dev/null || true
 
 # --- pharmdesk
-"$build/pharmdesk" init --data "$work/data" >/dev/null
-"$build/pharmdesk" import-catalog "$repo/catalog/demo/catalog.csv" --data "$work/data" >/dev/null
+"$build/pharmdesk" init --data "$work/data" >/dev/null 2>"$work/init.err" &&
+    "$build/pharmdesk" import-catalog "$repo/catalog/demo/catalog.csv" --data "$work/data" \
+        >/dev/null 2>>"$work/init.err" || { cat "$work/init.err" >&2; exit 1; }
 cat >"$work/config.json" <<EOF
 {
     "threads": $threads,
@@ -116,7 +104,7 @@ run_wrk pd_warmup "http://127.0.0.1:$pport/api/v1/inquiries" "$warmup"
 rss_warm="$(rss_kib "$ppid")"
 run_wrk pharmdesk "http://127.0.0.1:$pport/api/v1/inquiries" "$duration"
 rss_after="$(rss_kib "$ppid")"
-entries="$(grep -c . "$work/pd.err" || true)"
+warnings="$(grep -c "level=\(warn\|error\)" "$work/pd.err" || true)"
 kill -TERM "$ppid"
 set +e
 wait "$ppid"
@@ -138,7 +126,7 @@ pids="$epid"
     echo "command    wrk -t2 -c$conns -d$duration --timeout 5s --latency -s bench/inquiry.lua URL"
     echo "           (after a $warmup warm-up; server threads $threads; wrk shares the cores)"
     awk -v rw="$rss_warm" -v ra="$rss_after" '
-        { rps[$1] = $2; p50[$1] = $3; p99[$1] = $4; bad[$1] = $5; err[$1] = $6 }
+        { rps[$1] = $2; p50[$1] = $3; p99[$1] = $6; bad[$1] = $7; err[$1] = $8 }
         END {
             printf "%-34s %10s %8s %8s %8s %7s\n", "server", "req/s", "p50 ms", "p99 ms", "non-2xx", "errors"
             printf "%-34s %10.0f %8.2f %8.2f %8d %7d\n", "echo_server (baseline)", rps["echo"], p50["echo"], p99["echo"], bad["echo"], err["echo"]
@@ -147,13 +135,13 @@ pids="$epid"
             printf "memory     pharmdesk RSS %d KiB after warm-up, %d KiB after the run (%+.1f %%, limit 10 %%)\n", rw, ra, (ra - rw) * 100.0 / rw
         }' "$results"
     echo "audit      $(head -n 1 "$work/verify.txt")"
-    echo "shutdown   SIGTERM -> exit code $rc; $entries log lines at level warn"
+    echo "shutdown   SIGTERM -> exit code $rc; $warnings warnings or errors in the server's log"
 } >"$work/table.txt"
 cat "$work/table.txt"
 cat "$work/table.txt" >"$out"
 
 fail=0
-awk '$5 > 0 || $6 > 0 { bad = 1 } END { exit bad }' "$results" || {
+awk '$7 > 0 || $8 > 0 { bad = 1 } END { exit bad }' "$results" || {
     echo "inquiry_bench: FAIL: some requests failed (non-2xx or socket errors)" >&2
     grep -v "^ts=" "$work/pd.err" | head -n 5 >&2 || true
     fail=1

@@ -5,6 +5,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import http.client
@@ -42,6 +43,8 @@ def run(binary, *args, data=None, stdin=None, timeout=60):
 
 
 class Server:
+    running = []  # every server started, for run_test to stop
+
     def __init__(self, binary, data, config=None, extra=()):
         self.binary = binary
         self.data = data
@@ -63,6 +66,7 @@ class Server:
             self.proc.kill()
             raise RuntimeError(f"server did not start: {line!r} {self.stderr()}")
         self.port = int(m.group(1))
+        Server.running.append(self)
         return self
 
     def stderr(self):
@@ -142,3 +146,30 @@ def tmpdir():
 
 def cleanup(d):
     shutil.rmtree(d, ignore_errors=True)
+
+
+def write_config(tmp, settings):
+    """writes settings as the JSON configuration file tmp/config.json; returns its path"""
+    path = os.path.join(tmp, "config.json")
+    with open(path, "w") as f:
+        json.dump(settings, f)
+    return path
+
+
+def run_test(body):
+    """the frame of an integration test: body(t, binary, repo, tmp, *more command-line
+    arguments) runs with a fresh temporary folder; however it ends, the servers it started are
+    stopped and the folder is removed. Returns the exit status: body's own when it returns one
+    (77: skipped), else that of the checks."""
+    t = Checks()
+    tmp = tmpdir()
+    try:
+        rc = body(t, sys.argv[1], sys.argv[2], tmp, *sys.argv[3:])
+        if rc is not None:
+            return rc
+    finally:
+        for srv in Server.running:
+            if srv.alive():
+                srv.stop()
+        cleanup(tmp)
+    return t.done()

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 
-from pdserver import Checks, Server, cleanup, make_data, run, tmpdir
+from pdserver import Server, make_data, run, run_test, write_config
 
 ROUNDS = int(os.environ.get("PD_CRASH_ROUNDS", "20"))
 CLIENTS = 4
@@ -85,77 +85,65 @@ def audit_entries(dump, data):
     return rows, ""
 
 
-def main():
-    binary, repo, dump = sys.argv[1], sys.argv[2], sys.argv[3]
-    t = Checks()
-    tmp = tmpdir()
-    srv = None
+def body(t, binary, repo, tmp, dump):
     rng = random.Random(int(os.environ.get("PD_CRASH_SEED", "9")))
-    try:
-        data = make_data(binary, repo, tmp)
-        cfg = os.path.join(tmp, "config.json")
-        with open(cfg, "w") as f:
-            json.dump({"rate_limit": {"inquiries_per_minute": 0, "searches_per_minute": 0},
-                       "log_level": "warn", "threads": 2}, f)
-        acked_all = []
-        last_count = 0
-        t0 = time.monotonic()
-        for rnd in range(ROUNDS):
-            srv = Server(binary, data, cfg).start()
-            # what the last round acknowledged and has a read-back endpoint, seen after restart
-            for kind, key in acked_all:
-                rb = WRITERS[kind]["read_back"]
-                if rb:
-                    t.check(rb(srv, key), f"round {rnd}: {kind} {key} readable after restart")
-            acked, lock = [], threading.Lock()
-            clients = [Client(srv.port, list(WRITERS), rng.randrange(1 << 30), acked, lock)
-                       for _ in range(CLIENTS)]
-            for c in clients:
-                c.start()
-            time.sleep(rng.uniform(0.2, 1.2))
-            srv.proc.send_signal(signal.SIGKILL)
-            srv.proc.wait()
-            for c in clients:
-                c.join(timeout=10)
-                t.check(not c.is_alive(), f"round {rnd}: client finished after the kill")
-            sent = sum(c.sent for c in clients)
-            rc, out, err = run(binary, "check", data=data)
-            t.eq(rc, 0, f"round {rnd}: pharmdesk check after SIGKILL: {out} {err}")
-            rc, out, err = run(binary, "audit-verify", data=data)
-            t.eq(rc, 0, f"round {rnd}: audit-verify after SIGKILL: {out} {err}")
-            rows, why = audit_entries(dump, data)
-            if not t.check(rows is not None, f"round {rnd}: audit log readable: {why}"):
-                continue
-            present = {(r[1], r[2]) for r in rows}
-            missing = [(k, key) for k, key in acked if (WRITERS[k]["audit_kind"], key) not in present]
-            t.check(not missing, f"round {rnd}: {len(missing)} acknowledged writes lost: {missing[:3]}")
-            grew = len(rows) - last_count
-            t.check(len(acked) <= grew <= sent,
-                    f"round {rnd}: {grew} new entries for {len(acked)} acknowledged, {sent} sent")
-            t.check(all(int(r[0]) == i + 1 for i, r in enumerate(rows)), f"round {rnd}: seq 1..n")
-            last_count = len(rows)
-            acked_all += acked
-            print(f"round {rnd}: {sent} sent, {len(acked)} acknowledged, {grew} new audit entries")
-        t.check(len(acked_all) > ROUNDS, f"writes were acknowledged at all ({len(acked_all)})")
-        # the last start: serves, and stops cleanly
+    data = make_data(binary, repo, tmp)
+    cfg = write_config(tmp, {"rate_limit": {"inquiries_per_minute": 0, "searches_per_minute": 0},
+                            "log_level": "warn", "threads": 2})
+    acked_all = []
+    last_count = 0
+    t0 = time.monotonic()
+    for rnd in range(ROUNDS):
         srv = Server(binary, data, cfg).start()
+        # what the last round acknowledged and has a read-back endpoint, seen after restart
         for kind, key in acked_all:
             rb = WRITERS[kind]["read_back"]
             if rb:
-                t.check(rb(srv, key), f"{kind} {key} readable at the end")
-        s, h, b = srv.request("POST", "/api/v1/inquiries", {"message": "Haben Sie Aspirin?"})
-        t.eq(s, 200, "a write after the last crash")
-        t.eq(srv.stop(), 0, "clean stop at the end")
-        srv = None
+                t.check(rb(srv, key), f"round {rnd}: {kind} {key} readable after restart")
+        acked, lock = [], threading.Lock()
+        clients = [Client(srv.port, list(WRITERS), rng.randrange(1 << 30), acked, lock)
+                   for _ in range(CLIENTS)]
+        for c in clients:
+            c.start()
+        time.sleep(rng.uniform(0.2, 1.2))
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.proc.wait()
+        for c in clients:
+            c.join(timeout=10)
+            t.check(not c.is_alive(), f"round {rnd}: client finished after the kill")
+        sent = sum(c.sent for c in clients)
+        rc, out, err = run(binary, "check", data=data)
+        t.eq(rc, 0, f"round {rnd}: pharmdesk check after SIGKILL: {out} {err}")
         rc, out, err = run(binary, "audit-verify", data=data)
-        t.eq(rc, 0, f"audit-verify at the end: {err}")
-        print(f"{ROUNDS} rounds, {len(acked_all)} acknowledged writes, {time.monotonic() - t0:.1f} s")
-    finally:
-        if srv and srv.alive():
-            srv.stop()
-        cleanup(tmp)
-    return t.done()
+        t.eq(rc, 0, f"round {rnd}: audit-verify after SIGKILL: {out} {err}")
+        rows, why = audit_entries(dump, data)
+        if not t.check(rows is not None, f"round {rnd}: audit log readable: {why}"):
+            continue
+        present = {(r[1], r[2]) for r in rows}
+        missing = [(k, key) for k, key in acked if (WRITERS[k]["audit_kind"], key) not in present]
+        t.check(not missing, f"round {rnd}: {len(missing)} acknowledged writes lost: {missing[:3]}")
+        grew = len(rows) - last_count
+        t.check(len(acked) <= grew <= sent,
+                f"round {rnd}: {grew} new entries for {len(acked)} acknowledged, {sent} sent")
+        t.check(all(int(r[0]) == i + 1 for i, r in enumerate(rows)), f"round {rnd}: seq 1..n")
+        last_count = len(rows)
+        acked_all += acked
+        print(f"round {rnd}: {sent} sent, {len(acked)} acknowledged, {grew} new audit entries")
+    t.check(len(acked_all) > ROUNDS, f"writes were acknowledged at all ({len(acked_all)})")
+    # the last start: serves, and stops cleanly
+    srv = Server(binary, data, cfg).start()
+    for kind, key in acked_all:
+        rb = WRITERS[kind]["read_back"]
+        if rb:
+            t.check(rb(srv, key), f"{kind} {key} readable at the end")
+    s, h, b = srv.request("POST", "/api/v1/inquiries", {"message": "Haben Sie Aspirin?"})
+    t.eq(s, 200, "a write after the last crash")
+    t.eq(srv.stop(), 0, "clean stop at the end")
+    srv = None
+    rc, out, err = run(binary, "audit-verify", data=data)
+    t.eq(rc, 0, f"audit-verify at the end: {err}")
+    print(f"{ROUNDS} rounds, {len(acked_all)} acknowledged writes, {time.monotonic() - t0:.1f} s")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_test(body))

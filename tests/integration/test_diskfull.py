@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 
-from pdserver import Checks, Server, cleanup, make_data, run, tmpdir
+from pdserver import Server, make_data, run, run_test, write_config
 
 
 def inquiry(i):
@@ -33,91 +33,80 @@ def audit_rows(dump, data):
     return [line.split("\t") for line in p.stdout.splitlines() if line] if p.returncode == 0 else None
 
 
-def main():
-    binary, repo, dump = sys.argv[1], sys.argv[2], sys.argv[3]
-    t = Checks()
-    tmp = tmpdir()
-    srv = None
+def body(t, binary, repo, tmp, dump):
     limit_file = os.path.join(tmp, "disk-limit")
+    data = make_data(binary, repo, tmp)
+    cfg = write_config(tmp, {"rate_limit": {"inquiries_per_minute": 0, "order_lookups_per_client": 0,
+                            "order_lookups_per_order": 0}, "threads": 2})
+
+    def set_limit(n):
+        with open(limit_file + ".tmp", "w") as f:
+            f.write(str(n))
+        os.replace(limit_file + ".tmp", limit_file)
+
+    set_limit(1 << 40)  # plenty
+    os.environ["PHARMDESK_FAULT_DISK_LIMIT"] = limit_file  # for the server only
     try:
-        data = make_data(binary, repo, tmp)
-        cfg = os.path.join(tmp, "config.json")
-        with open(cfg, "w") as f:
-            json.dump({"rate_limit": {"inquiries_per_minute": 0, "order_lookups_per_client": 0,
-                                      "order_lookups_per_order": 0}, "threads": 2}, f)
-
-        def set_limit(n):
-            with open(limit_file + ".tmp", "w") as f:
-                f.write(str(n))
-            os.replace(limit_file + ".tmp", limit_file)
-
-        set_limit(1 << 40)  # plenty
-        os.environ["PHARMDESK_FAULT_DISK_LIMIT"] = limit_file
         srv = Server(binary, data, cfg).start()
+    finally:
         del os.environ["PHARMDESK_FAULT_DISK_LIMIT"]
 
-        acked = []  # conversation ids of answered inquiries
+    acked = []  # conversation ids of answered inquiries
 
-        def write(i):
-            path, body, kind = WRITERS[i % len(WRITERS)](i)
-            s, h, b = srv.request("POST", path, body)
-            if s == 200 and kind == "inquiry":
-                acked.append(b["conversation"])
-            return s, h, b, kind
+    def write(i):
+        path, body, kind = WRITERS[i % len(WRITERS)](i)
+        s, h, b = srv.request("POST", path, body)
+        if s == 200 and kind == "inquiry":
+            acked.append(b["conversation"])
+        return s, h, b, kind
 
-        for i in range(20):
-            s, h, b, kind = write(i)
-            t.eq(s, 200, f"{kind} {i} with space")
+    for i in range(20):
+        s, h, b, kind = write(i)
+        t.eq(s, 200, f"{kind} {i} with space")
 
-        # the disk fills up
-        set_limit(0)
-        statuses = {}
-        for i in range(300):
-            s, h, b, kind = write(i)
-            statuses[s] = statuses.get(s, 0) + 1
-            t.check(s in (200, 503), f"{kind} {i} on a full disk: 200 or 503, got {s}")
-            if s == 503:
-                ok = isinstance(b, dict) and b.get("error", {}).get("code") == "storage_full"
-                t.check(ok and b["error"].get("message"), f"{kind} {i}: storage_full error: {b}")
-                t.check(h.get("retry-after", "").isdigit(), f"{kind} {i}: Retry-After on 503")
-                t.check("content-security-policy" in h, f"{kind} {i}: headers on 503")
-        print(f"on a full disk: {statuses}")
-        t.check(statuses.get(503, 0) >= 250, f"writes fail while the disk is full: {statuses}")
-        s, h, b = srv.request("GET", "/api/v1/health")
-        t.eq(s, 200, "reads keep working on a full disk")
-        s, h, b = srv.request("GET", "/api/v1/products/81287667")
-        t.eq(s, 200, "products are served on a full disk")
-        t.check(srv.alive(), "alive on a full disk")
+    # the disk fills up
+    set_limit(0)
+    statuses = {}
+    for i in range(300):
+        s, h, b, kind = write(i)
+        statuses[s] = statuses.get(s, 0) + 1
+        t.check(s in (200, 503), f"{kind} {i} on a full disk: 200 or 503, got {s}")
+        if s == 503:
+            ok = isinstance(b, dict) and b.get("error", {}).get("code") == "storage_full"
+            t.check(ok and b["error"].get("message"), f"{kind} {i}: storage_full error: {b}")
+            t.check(h.get("retry-after", "").isdigit(), f"{kind} {i}: Retry-After on 503")
+            t.check("content-security-policy" in h, f"{kind} {i}: headers on 503")
+    print(f"on a full disk: {statuses}")
+    t.check(statuses.get(503, 0) >= 250, f"writes fail while the disk is full: {statuses}")
+    s, h, b = srv.request("GET", "/api/v1/health")
+    t.eq(s, 200, "reads keep working on a full disk")
+    s, h, b = srv.request("GET", "/api/v1/products/81287667")
+    t.eq(s, 200, "products are served on a full disk")
+    t.check(srv.alive(), "alive on a full disk")
 
-        # space returns: the same server recovers without a restart
-        set_limit(1 << 40)
-        recovered = [write(i)[0] for i in range(40)]
-        t.eq(set(recovered), {200}, "writes succeed again once space returns")
-        set_limit(0)  # and once more full, then free
-        again = [write(i)[0] for i in range(30)]
-        t.check(503 in again, f"full again: {again}")
-        set_limit(1 << 40)
-        t.eq(write(1)[0], 200, "and free again")
+    # space returns: the same server recovers without a restart
+    set_limit(1 << 40)
+    recovered = [write(i)[0] for i in range(40)]
+    t.eq(set(recovered), {200}, "writes succeed again once space returns")
+    set_limit(0)  # and once more full, then free
+    again = [write(i)[0] for i in range(30)]
+    t.check(503 in again, f"full again: {again}")
+    set_limit(1 << 40)
+    t.eq(write(1)[0], 200, "and free again")
 
-        t.eq(srv.stop(), 0, "clean stop")
-        srv = None
-        rc, out, err = run(binary, "check", data=data)
-        t.eq(rc, 0, f"pharmdesk check after the full disk: {out} {err}")
-        rc, out, err = run(binary, "audit-verify", data=data)
-        t.eq(rc, 0, f"audit-verify after the full disk: {out} {err}")
-        rows = audit_rows(dump, data)
-        if t.check(rows is not None, "audit log readable"):
-            present = {r[2] for r in rows if r[1] == "inquiry"}
-            lost = [c for c in acked if c not in present]
-            t.check(not lost, f"every answered inquiry is in the audit log ({len(lost)} lost)")
-            print(f"{len(acked)} inquiries answered, all in the audit log of {len(rows)} entries")
-    finally:
-        os.environ.pop("PHARMDESK_FAULT_DISK_LIMIT", None)
-        if srv and srv.alive():
-            srv.stop()
-        cleanup(tmp)
-    return t.done()
+    t.eq(srv.stop(), 0, "clean stop")
+    srv = None
+    rc, out, err = run(binary, "check", data=data)
+    t.eq(rc, 0, f"pharmdesk check after the full disk: {out} {err}")
+    rc, out, err = run(binary, "audit-verify", data=data)
+    t.eq(rc, 0, f"audit-verify after the full disk: {out} {err}")
+    rows = audit_rows(dump, data)
+    if t.check(rows is not None, "audit log readable"):
+        present = {r[2] for r in rows if r[1] == "inquiry"}
+        lost = [c for c in acked if c not in present]
+        t.check(not lost, f"every answered inquiry is in the audit log ({len(lost)} lost)")
+        print(f"{len(acked)} inquiries answered, all in the audit log of {len(rows)} entries")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_test(body))

@@ -14,7 +14,7 @@ import re
 import socket
 import sys
 
-from pdserver import Checks, Server, cleanup, make_data, tmpdir, valid_pzn_not_in
+from pdserver import Server, make_data, run_test, valid_pzn_not_in, write_config
 
 API_HEADERS = {
     "content-security-policy": "default-src 'none'",
@@ -143,107 +143,95 @@ def raw_exchange(port, data, chunks=()):
     return (int(m.group(1)) if m else 0), hdrs, body
 
 
-def main():
-    binary, repo = sys.argv[1], sys.argv[2]
-    t = Checks()
-    tmp = tmpdir()
+def body(t, binary, repo, tmp, *_):
+    data = make_data(binary, repo, tmp)
+    cfg = write_config(tmp, {"allowed_origins": [ORIGIN], "log_level": "debug",
+                             "rate_limit": {"searches_per_minute": 200,
+                                            "inquiries_per_minute": 200}})
+    srv = Server(binary, data, cfg).start()
+    with open(os.path.join(repo, "catalog/demo/catalog.csv"), encoding="utf-8") as f:
+        unknown = valid_pzn_not_in({line.split(",")[0] for line in f})
+
+    for what, method, path, headers, body, want in REQUESTS:
+        path = path.replace("{unknown}", unknown)
+        if isinstance(body, dict):
+            body = json.dumps(body).encode()
+        c = srv.conn()
+        c.request(method, path, body=body, headers=headers)
+        r = c.getresponse()
+        raw = r.read()
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        c.close()
+        if want is not None:
+            t.eq(r.status, want, f"{what}: status")
+        check_headers(t, hdrs, what)
+        check_leaks(t, raw, what)
+        if r.status >= 400 and method != "HEAD":
+            try:
+                err = json.loads(raw)["error"]
+                t.check(err["code"] and err["message"], f"{what}: error code and message")
+            except (ValueError, KeyError, TypeError):
+                t.check(False, f"{what}: error body is JSON: {raw[:80]!r}")
+
+    # a chunked body over the limit: 413 at once, headers and all, then the connection closes
+    head = (b"POST /api/v1/inquiries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n")
+    status, hdrs, body = raw_exchange(srv.port, head, [b"1000\r\n" + b"a" * 4096 + b"\r\n"] * 64)
+    t.eq(status, 413, "chunked body over the limit")
+    t.eq(hdrs.get("connection", "").lower(), "close", "chunked 413 closes the connection")
+    check_headers(t, hdrs, "chunked 413")
+    check_leaks(t, body, "chunked 413")
+    # framing two ways
+    status, hdrs, body = raw_exchange(
+        srv.port, b"POST /api/v1/inquiries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                  b"\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+    t.eq(status, 400, "Content-Length with Transfer-Encoding")
+    check_headers(t, hdrs, "framing 400")
+
+    # 429: a tight search limit for one client (behind no proxy: all of ours share 127.0.0.1)
+    srv.stop()
+    write_config(tmp, {"allowed_origins": [ORIGIN], "log_level": "debug",
+                       "rate_limit": {"searches_per_minute": 3, "inquiries_per_minute": 3}})
+    srv = Server(binary, data, cfg).start()
+    statuses = []
+    for _ in range(5):
+        s, h, b = srv.request("GET", "/api/v1/products?q=Aspirin")
+        statuses.append(s)
+    t.eq(statuses[-1], 429, f"search limit ({statuses})")
+    check_headers(t, h, "429")
+    t.check(h.get("retry-after", "").isdigit(), "429 has Retry-After")
+    for _ in range(4):
+        s, h, b = srv.request("POST", "/api/v1/inquiries", {"message": "Hallo"})
+    t.eq(s, 429, "inquiry limit")
+    check_headers(t, h, "inquiry 429")
+
+    # canaries: planted everywhere, found nowhere in the logs
+    srv.stop()
+    write_config(tmp, {"allowed_origins": [ORIGIN], "log_level": "debug",
+                       "trusted_proxies": ["127.0.0.1"],
+                       "rate_limit": {"searches_per_minute": 0, "inquiries_per_minute": 0}})
+    srv = Server(binary, data, cfg).start()
+    answered = 0
+    for method, path, headers, body in PLANTS:
+        s, h, b = srv.request(method, path, body, headers=headers)
+        answered += 1
+        check_leaks(t, json.dumps(b).encode() if isinstance(b, (dict, list)) else b,
+                    f"plant {method} {path[:30]}")
+    t.eq(answered, len(PLANTS), "every planted request answered")
+    t.check(srv.alive(), "alive after the plants")
+    rc = srv.stop()
+    t.eq(rc, 0, "clean stop")
+    out = srv.proc.stdout.read() if srv.proc.stdout else ""
+    log = srv.stderr() + out
+    t.check("event=request" in log, "the request log was written (log_level debug)")
+    # numbers the log writes itself (durations, ports, counts) are not the postcode
+    scrubbed = re.sub(r"\b(ts|us|ms|port|products|generation|seq|entries|batches|status|"
+                      r"schema_version|threads|requests)=[\w:.\-]+", "", log)
+    for name, value in CANARIES.items():
+        t.check(value not in scrubbed, f"canary {name} ({value}) not in the server's output")
+    t.check("203.0.113.99" not in log, "no client address in the log")
     srv = None
-    try:
-        data = make_data(binary, repo, tmp)
-        cfg = os.path.join(tmp, "config.json")
-        with open(cfg, "w") as f:
-            json.dump({"allowed_origins": [ORIGIN], "log_level": "debug",
-                       "rate_limit": {"searches_per_minute": 200, "inquiries_per_minute": 200}}, f)
-        srv = Server(binary, data, cfg).start()
-        with open(os.path.join(repo, "catalog/demo/catalog.csv"), encoding="utf-8") as f:
-            unknown = valid_pzn_not_in({line.split(",")[0] for line in f})
-
-        for what, method, path, headers, body, want in REQUESTS:
-            path = path.replace("{unknown}", unknown)
-            if isinstance(body, dict):
-                body = json.dumps(body).encode()
-            c = srv.conn()
-            c.request(method, path, body=body, headers=headers)
-            r = c.getresponse()
-            raw = r.read()
-            hdrs = {k.lower(): v for k, v in r.getheaders()}
-            c.close()
-            if want is not None:
-                t.eq(r.status, want, f"{what}: status")
-            check_headers(t, hdrs, what)
-            check_leaks(t, raw, what)
-            if r.status >= 400 and method != "HEAD":
-                try:
-                    err = json.loads(raw)["error"]
-                    t.check(err["code"] and err["message"], f"{what}: error code and message")
-                except (ValueError, KeyError, TypeError):
-                    t.check(False, f"{what}: error body is JSON: {raw[:80]!r}")
-
-        # a chunked body over the limit: 413 at once, headers and all, then the connection closes
-        head = (b"POST /api/v1/inquiries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b"Transfer-Encoding: chunked\r\n\r\n")
-        status, hdrs, body = raw_exchange(srv.port, head, [b"1000\r\n" + b"a" * 4096 + b"\r\n"] * 64)
-        t.eq(status, 413, "chunked body over the limit")
-        t.eq(hdrs.get("connection", "").lower(), "close", "chunked 413 closes the connection")
-        check_headers(t, hdrs, "chunked 413")
-        check_leaks(t, body, "chunked 413")
-        # framing two ways
-        status, hdrs, body = raw_exchange(
-            srv.port, b"POST /api/v1/inquiries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
-                      b"\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
-        t.eq(status, 400, "Content-Length with Transfer-Encoding")
-        check_headers(t, hdrs, "framing 400")
-
-        # 429: a tight search limit for one client (behind no proxy: all of ours share 127.0.0.1)
-        srv.stop()
-        with open(cfg, "w") as f:
-            json.dump({"allowed_origins": [ORIGIN], "log_level": "debug",
-                       "rate_limit": {"searches_per_minute": 3, "inquiries_per_minute": 3}}, f)
-        srv = Server(binary, data, cfg).start()
-        statuses = []
-        for _ in range(5):
-            s, h, b = srv.request("GET", "/api/v1/products?q=Aspirin")
-            statuses.append(s)
-        t.eq(statuses[-1], 429, f"search limit ({statuses})")
-        check_headers(t, h, "429")
-        t.check(h.get("retry-after", "").isdigit(), "429 has Retry-After")
-        for _ in range(4):
-            s, h, b = srv.request("POST", "/api/v1/inquiries", {"message": "Hallo"})
-        t.eq(s, 429, "inquiry limit")
-        check_headers(t, h, "inquiry 429")
-
-        # canaries: planted everywhere, found nowhere in the logs
-        srv.stop()
-        with open(cfg, "w") as f:
-            json.dump({"allowed_origins": [ORIGIN], "log_level": "debug", "trusted_proxies": ["127.0.0.1"],
-                       "rate_limit": {"searches_per_minute": 0, "inquiries_per_minute": 0}}, f)
-        srv = Server(binary, data, cfg).start()
-        answered = 0
-        for method, path, headers, body in PLANTS:
-            s, h, b = srv.request(method, path, body, headers=headers)
-            answered += 1
-            check_leaks(t, json.dumps(b).encode() if isinstance(b, (dict, list)) else b,
-                        f"plant {method} {path[:30]}")
-        t.eq(answered, len(PLANTS), "every planted request answered")
-        t.check(srv.alive(), "alive after the plants")
-        rc = srv.stop()
-        t.eq(rc, 0, "clean stop")
-        out = srv.proc.stdout.read() if srv.proc.stdout else ""
-        log = srv.stderr() + out
-        t.check("event=request" in log, "the request log was written (log_level debug)")
-        # numbers the log writes itself (durations, ports, counts) are not the postcode
-        scrubbed = re.sub(r"\b(ts|us|ms|port|products|generation|seq|entries|batches|status|"
-                          r"schema_version|threads|requests)=[\w:.\-]+", "", log)
-        for name, value in CANARIES.items():
-            t.check(value not in scrubbed, f"canary {name} ({value}) not in the server's output")
-        t.check("203.0.113.99" not in log, "no client address in the log")
-        srv = None
-    finally:
-        if srv and srv.alive():
-            srv.stop()
-        cleanup(tmp)
-    return t.done()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_test(body))

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 
-from pdserver import Checks, Server, cleanup, make_data, tmpdir
+from pdserver import Server, make_data, run_test, write_config
 
 SECONDS = int(os.environ.get("PD_SLOWLORIS_SECONDS", "20"))
 PER_IP = 64
@@ -61,67 +61,58 @@ def statuses(output):
     return [int(n) for n in re.findall(r"connected:\s+(\d+)", plain)], plain
 
 
-def main():
-    binary, repo = sys.argv[1], sys.argv[2]
+def body(t, binary, repo, tmp, *_):
     tool = shutil.which("slowhttptest")
     if not tool:
         print("slowhttptest is not installed (tools/install-deps.sh test); skipped")
         return 77
-    t = Checks()
-    tmp = tmpdir()
-    srv = None
     attackers = []
+    data = make_data(binary, repo, tmp, orders=False)
+    cfg = write_config(tmp, {"rate_limit": {"inquiries_per_minute": 0}, "log_level": "warn"})
+    srv = Server(binary, data, cfg).start()
+    base = f"http://127.0.0.1:{srv.port}"
+    common = ["-i", "5", "-r", "150", "-l", str(SECONDS), "-p", "3", "-x", "24"]
+    for args in [["-H", "-c", "300", "-u", f"{base}/api/v1/health"],
+                 ["-B", "-c", "200", "-s", "8192", "-f", "application/json", "-t", "POST",
+                  "-u", f"{base}/api/v1/inquiries"]]:
+        attackers.append(subprocess.Popen([tool, *args, *common], stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, text=True))
+    outputs = []
+    stop, results = threading.Event(), []
     try:
-        data = make_data(binary, repo, tmp, orders=False)
-        cfg = os.path.join(tmp, "config.json")
-        with open(cfg, "w") as f:
-            json.dump({"rate_limit": {"inquiries_per_minute": 0}, "log_level": "warn"}, f)
-        srv = Server(binary, data, cfg).start()
-        base = f"http://127.0.0.1:{srv.port}"
-        common = ["-i", "5", "-r", "150", "-l", str(SECONDS), "-p", "3", "-x", "24"]
-        for args in [["-H", "-c", "300", "-u", f"{base}/api/v1/health"],
-                     ["-B", "-c", "200", "-s", "8192", "-f", "application/json", "-t", "POST",
-                      "-u", f"{base}/api/v1/inquiries"]]:
-            attackers.append(subprocess.Popen([tool, *args, *common], stdout=subprocess.PIPE,
-                                              stderr=subprocess.STDOUT, text=True))
         time.sleep(2)  # let the attack build up its connections
-        stop, results = threading.Event(), []
-        client = threading.Thread(target=normal_client, args=(srv.port, stop, results), daemon=True)
+        client = threading.Thread(target=normal_client, args=(srv.port, stop, results),
+                                  daemon=True)
         client.start()
-        outputs = []
         for p in attackers:
             out, _ = p.communicate(timeout=SECONDS + 30)
             outputs.append(out)
             t.eq(p.returncode, 0, "slowhttptest ran")
-        stop.set()
-        client.join(timeout=20)
-        for name, out in zip(["slow headers", "slow body"], outputs):
-            connected, plain = statuses(out)
-            t.check(connected and max(connected) > 0, f"{name}: the attack held connections")
-            t.check(connected and max(connected) <= PER_IP,
-                    f"{name}: at most {PER_IP} connections from one address ({connected})")
-            print(f"{name}: connected over time {connected}")
-        failed = [r for r in results if r[1] != 200]
-        slow = [r for r in results if r[2] > SLOW_MAX_S]
-        t.check(len(results) >= 20, f"the normal client got through ({len(results)} requests)")
-        t.check(not failed, f"every normal request answered 200 ({failed[:3]})")
-        t.check(not slow, f"no normal answer slower than {SLOW_MAX_S} s ({slow[:3]})")
-        lat = sorted(r[2] for r in results) or [0]
-        print(f"normal client: {len(results)} requests during the attack, "
-              f"p50 {lat[len(lat) // 2] * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms")
-        t.check(srv.alive(), "alive after the attack")
-        t.eq(srv.stop(), 0, "clean stop")
-        srv = None
     finally:
         for p in attackers:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        if srv and srv.alive():
-            srv.stop()
-        cleanup(tmp)
-    return t.done()
+    stop.set()
+    client.join(timeout=20)
+    for name, out in zip(["slow headers", "slow body"], outputs):
+        connected, plain = statuses(out)
+        t.check(connected and max(connected) > 0, f"{name}: the attack held connections")
+        t.check(connected and max(connected) <= PER_IP,
+                f"{name}: at most {PER_IP} connections from one address ({connected})")
+        print(f"{name}: connected over time {connected}")
+    failed = [r for r in results if r[1] != 200]
+    slow = [r for r in results if r[2] > SLOW_MAX_S]
+    t.check(len(results) >= 20, f"the normal client got through ({len(results)} requests)")
+    t.check(not failed, f"every normal request answered 200 ({failed[:3]})")
+    t.check(not slow, f"no normal answer slower than {SLOW_MAX_S} s ({slow[:3]})")
+    lat = sorted(r[2] for r in results) or [0]
+    print(f"normal client: {len(results)} requests during the attack, "
+          f"p50 {lat[len(lat) // 2] * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms")
+    t.check(srv.alive(), "alive after the attack")
+    t.eq(srv.stop(), 0, "clean stop")
+    srv = None
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_test(body))
