@@ -556,8 +556,9 @@ static enum MHD_Result reply_and_close(http_req *req)
     char *body = cJSON_PrintUnformatted(err);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    http_reply_raw(req, req->early_status, "application/json; charset=utf-8", body,
-                   body ? strlen(body) : 0);
+    if (body)
+        http_reply_raw(req, req->early_status, "application/json; charset=utf-8", body,
+                       strlen(body));
     if (req->resp && ci && body) {
         add_common_headers(req, req->resp);
         buf_printf(&out, "HTTP/1.1 %d %s\r\n", req->status,
