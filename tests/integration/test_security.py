@@ -11,10 +11,10 @@ Usage: test_security.py PHARMDESK_BIN REPO_DIR"""
 import json
 import os
 import re
-import socket
 import sys
 
-from pdserver import Server, make_data, run_test, valid_pzn_not_in, write_config
+from pdserver import (Server, make_data, parse_response, raw_exchange, run_test, valid_pzn_not_in,
+                      write_config)
 
 API_HEADERS = {
     "content-security-policy": "default-src 'none'",
@@ -112,37 +112,6 @@ def check_leaks(t, raw, what):
         t.check(not m, f"{what}: the response shows {name}: {m.group(0) if m else ''!r}")
 
 
-def raw_exchange(port, data, chunks=()):
-    """sends raw bytes (then chunks until the server closes); returns (status, headers, body)"""
-    sk = socket.create_connection(("127.0.0.1", port), timeout=10)
-    out = b""
-    try:
-        sk.sendall(data)
-        for c in chunks:
-            try:
-                sk.sendall(c)
-            except OSError:
-                break
-        while True:
-            try:
-                d = sk.recv(65536)
-            except OSError:
-                break
-            if not d:
-                break
-            out += d
-    finally:
-        sk.close()
-    head, _, body = out.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    m = re.match(rb"HTTP/1\.[01] (\d{3})", lines[0]) if lines else None
-    hdrs = {}
-    for ln in lines[1:]:
-        k, _, v = ln.partition(b":")
-        hdrs[k.decode().strip().lower()] = v.decode().strip()
-    return (int(m.group(1)) if m else 0), hdrs, body
-
-
 def body(t, binary, repo, tmp, *_):
     data = make_data(binary, repo, tmp)
     cfg = write_config(tmp, {"allowed_origins": [ORIGIN], "log_level": "debug",
@@ -176,15 +145,16 @@ def body(t, binary, repo, tmp, *_):
     # a chunked body over the limit: 413 at once, headers and all, then the connection closes
     head = (b"POST /api/v1/inquiries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n")
-    status, hdrs, body = raw_exchange(srv.port, head, [b"1000\r\n" + b"a" * 4096 + b"\r\n"] * 64)
+    status, hdrs, body = parse_response(
+        raw_exchange(srv.port, head, [b"1000\r\n" + b"a" * 4096 + b"\r\n"] * 64)[0])
     t.eq(status, 413, "chunked body over the limit")
     t.eq(hdrs.get("connection", "").lower(), "close", "chunked 413 closes the connection")
     check_headers(t, hdrs, "chunked 413")
     check_leaks(t, body, "chunked 413")
     # framing two ways
-    status, hdrs, body = raw_exchange(
+    status, hdrs, body = parse_response(raw_exchange(
         srv.port, b"POST /api/v1/inquiries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
-                  b"\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+                  b"\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")[0])
     t.eq(status, 400, "Content-Length with Transfer-Encoding")
     check_headers(t, hdrs, "framing 400")
 

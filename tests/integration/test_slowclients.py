@@ -5,67 +5,19 @@ limit, the body limit by Content-Length and for chunked bodies (413 at once, the
 connection closes), header size limits (431 or 400), and bodies framed two ways (two
 Content-Lengths, Content-Length with Transfer-Encoding, Transfer-Encoding twice) refused with
 400 and the connection closed. Usage: test_slowclients.py PHARMDESK_BIN REPO_DIR"""
-import json
-import os
-import re
-import socket
 import sys
 import time
 
-from pdserver import Server, make_data, run_test, write_config
+from pdserver import (Server, make_data, parse_response, raw_connect, raw_exchange, raw_read_all,
+                      run_test, write_config)
 
 TIMEOUT_S = 2
 PER_IP = 6
 JSON_POST = (b"POST /api/v1/inquiries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")
 
 
-def connect(port, source="127.0.0.1"):
-    sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sk.settimeout(15)
-    sk.bind((source, 0))
-    sk.connect(("127.0.0.1", port))
-    return sk
-
-
-def read_all(sk, limit_s=15):
-    """reads until the server closes; returns (bytes, seconds waited)"""
-    t0 = time.monotonic()
-    out = b""
-    sk.settimeout(limit_s)
-    while True:
-        try:
-            d = sk.recv(65536)
-        except socket.timeout:
-            break
-        except OSError:
-            break
-        if not d:
-            break
-        out += d
-    return out, time.monotonic() - t0
-
-
 def status_of(raw):
-    m = re.match(rb"HTTP/1\.[01] (\d{3})", raw)
-    return int(m.group(1)) if m else 0
-
-
-def exchange(port, data, chunks=(), pause=0.0):
-    sk = connect(port)
-    t0 = time.monotonic()
-    try:
-        sk.sendall(data)
-        for c in chunks:
-            try:
-                sk.sendall(c)
-            except OSError:
-                break
-            if pause:
-                time.sleep(pause)
-        raw, _ = read_all(sk)
-    finally:
-        sk.close()
-    return raw, time.monotonic() - t0
+    return parse_response(raw)[0]
 
 
 def body(t, binary, repo, tmp, *_):
@@ -78,24 +30,24 @@ def body(t, binary, repo, tmp, *_):
 
     # --- per-client connection limit: PER_IP held open, the next one is refused; another
     # address (127.0.0.2) is not affected, nor are the held connections
-    held = [connect(port) for _ in range(PER_IP)]
+    held = [raw_connect(port) for _ in range(PER_IP)]
     time.sleep(0.3)
-    extra = connect(port)
+    extra = raw_connect(port)
     try:
         extra.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
-        raw, waited = read_all(extra, limit_s=1.5)
+        raw, waited = raw_read_all(extra, limit_s=1.5)
     except OSError:
         raw, waited = b"", 0.0
     extra.close()
     t.check(status_of(raw) != 200 and waited < 1,
             f"connection {PER_IP + 1} from one address refused ({raw[:30]!r}, {waited:.1f} s)")
-    other = connect(port, source="127.0.0.2")
+    other = raw_connect(port, source="127.0.0.2")
     other.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    raw, _ = read_all(other)
+    raw, _ = raw_read_all(other)
     other.close()
     t.eq(status_of(raw), 200, "another address is served meanwhile")
     held[0].sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    raw, _ = read_all(held[0])
+    raw, _ = raw_read_all(held[0])
     t.eq(status_of(raw), 200, "a held connection is served")
     for sk in held:
         sk.close()
@@ -106,9 +58,9 @@ def body(t, binary, repo, tmp, *_):
                         ("stalled body", JSON_POST + b"Content-Length: 100\r\n\r\n{\"mess"),
                         ("idle after a request",
                          b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")]:
-        sk = connect(port)
+        sk = raw_connect(port)
         sk.sendall(data_)
-        raw, waited = read_all(sk, limit_s=TIMEOUT_S + 10)
+        raw, waited = raw_read_all(sk, limit_s=TIMEOUT_S + 10)
         sk.close()
         t.check(TIMEOUT_S - 0.5 <= waited <= TIMEOUT_S + 3,
                 f"{what}: closed after the {TIMEOUT_S} s timeout (waited {waited:.1f} s)")
@@ -116,32 +68,32 @@ def body(t, binary, repo, tmp, *_):
             t.eq(status_of(raw), 200, f"{what}: the request was answered first")
 
     # --- body limits
-    raw, secs = exchange(port, JSON_POST + b"Content-Length: 17000\r\n\r\n")
+    raw, secs = raw_exchange(port, JSON_POST + b"Content-Length: 17000\r\n\r\n")
     t.eq(status_of(raw), 413, "Content-Length over 16 KiB: 413 before the body")
     t.check(secs < 2, f"answered at once ({secs:.2f} s)")
-    raw, secs = exchange(port, JSON_POST + b"Content-Length: 99999999999999999999\r\n\r\n")
+    raw, secs = raw_exchange(port, JSON_POST + b"Content-Length: 99999999999999999999\r\n\r\n")
     t.check(status_of(raw) in (400, 413), f"absurd Content-Length refused ({raw[:20]!r})")
     chunk = b"1000\r\n" + b"a" * 4096 + b"\r\n"
-    raw, secs = exchange(port, JSON_POST + b"Transfer-Encoding: chunked\r\n\r\n",
+    raw, secs = raw_exchange(port, JSON_POST + b"Transfer-Encoding: chunked\r\n\r\n",
                          [chunk] * 400, pause=0.005)
     t.eq(status_of(raw), 413, "chunked body over 16 KiB: 413")
     t.check(secs < 3, f"chunked 413 while the client still sends ({secs:.2f} s for 1.6 MB)")
     t.check(b"connection: close" in raw.lower(), "chunked 413 closes the connection")
-    raw, secs = exchange(port, JSON_POST + b"Transfer-Encoding: chunked\r\n\r\n" +
+    raw, secs = raw_exchange(port, JSON_POST + b"Transfer-Encoding: chunked\r\n\r\n" +
                          b"16\r\n{\"message\": \"Hallo!\"}\r\n0\r\n\r\n")
     t.eq(status_of(raw), 200, "a small chunked body is fine")
-    raw, secs = exchange(port, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+    raw, secs = raw_exchange(port, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
                                b"chunked\r\n\r\n", [chunk] * 50, pause=0.005)
     t.eq(status_of(raw), 413, "a chunked body where none belongs: 413")
 
     # --- header limits
-    raw, _ = exchange(port, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 70000
+    raw, _ = raw_exchange(port, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 70000
                       + b"\r\n\r\n")
     t.check(status_of(raw) in (400, 431), f"a 70 KB header: 431 or 400 ({raw[:30]!r})")
     many = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 60) for i in range(2000))
-    raw, _ = exchange(port, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n")
+    raw, _ = raw_exchange(port, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n")
     t.check(status_of(raw) in (400, 431), f"2,000 headers: 431 or 400 ({raw[:30]!r})")
-    raw, _ = exchange(port, b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    raw, _ = raw_exchange(port, b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
     t.check(status_of(raw) in (400, 414, 431), f"a 70 KB request line refused ({raw[:30]!r})")
 
     # --- framing two ways: 400, and the connection closes (nothing smuggled after it)
@@ -156,7 +108,7 @@ def body(t, binary, repo, tmp, *_):
              b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", b"0\r\n\r\n"),
             ("Transfer-Encoding twice",
              b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n")]:
-        raw, _ = exchange(port, JSON_POST + head + b"\r\n" + body + smuggle)
+        raw, _ = raw_exchange(port, JSON_POST + head + b"\r\n" + body + smuggle)
         t.eq(status_of(raw), 400, f"{what}: 400")
         t.eq(raw.count(b"HTTP/1.1 "), 1, f"{what}: one answer, the smuggled request is not run")
         t.check(b"bad_framing" in raw, f"{what}: error code bad_framing")
