@@ -4,7 +4,7 @@ TEST_BUILD ?= build-test
 DATA       ?= ./var
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build run test bench fuzz format clean
+.PHONY: all deps build run test bench bench-inquiry fuzz format clean
 
 all: build
 
@@ -30,12 +30,17 @@ bench: build
 	@tools/install-deps.sh bench
 	@bench/run.sh $(BUILD)
 
+# the inquiry endpoint against a bare libmicrohttpd echo server, wrk -c256 for 60 s each
+bench-inquiry: build
+	@tools/install-deps.sh bench
+	@bench/inquiry_bench.sh $(BUILD)
+
 fuzz:
 	@tools/install-deps.sh test
 	@tools/fuzz.sh build-fuzz $(or $(SECONDS),300)
 
 format:
-	@clang-format -i common/*.[ch] catalog/*.[ch] server/*.[ch] tests/unit/*.[ch] fuzz/*.c bench/*.c
+	@clang-format -i common/*.[ch] catalog/*.[ch] server/*.[ch] tests/unit/*.[ch] tests/tools/*.c fuzz/*.c bench/*.c
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD) build-fuzz build-fuzz.log

@@ -119,21 +119,7 @@ run_wrk() {
         echo "http_bench: wrk failed for $2" >&2
         exit 1
     }
-    awk -v name="$1" '
-        function ms(v) {
-            if (v ~ /us$/) return v / 1000
-            if (v ~ /ms$/) return v + 0
-            if (v ~ /m$/) return v * 60000
-            if (v ~ /s$/) return v * 1000
-            return v
-        }
-        /^ +50%/ { p50 = ms($2) } /^ +75%/ { p75 = ms($2) }
-        /^ +90%/ { p90 = ms($2) } /^ +99%/ { p99 = ms($2) }
-        /Requests\/sec:/ { rps = $2 }
-        /Non-2xx or 3xx responses:/ { bad = $5 }
-        /Socket errors:/ { gsub(/,/, ""); err = $4 + $6 + $8 + $10 }
-        END { printf "%s %.1f %.3f %.3f %.3f %.3f %d %d\n", name, rps, p50, p75, p90, p99, bad, err }
-    ' "$work/$1.wrk" >>"$results"
+    awk -v name="$1" -f "$here/wrk_summary.awk" "$work/$1.wrk" >>"$results"
 }
 
 run_wrk health "/api/v1/health"

@@ -42,11 +42,18 @@ static const char AUDIT_DOMAIN[] = "pharmdesk audit log v1"; /* hashed with its 
 #define AUDIT_RETRIES 3 /* re-chaining after another process appended */
 
 typedef struct pending {
-    const audit_entry *e; /* the caller's, valid while it waits */
+    const audit_entry *e; /* the caller's, valid while it waits; or copy */
     char at[32];
     int done, status;
     struct pending *next;
+    /* deferred appends only: the node is the writer's to free, with a copy of the entry */
+    audit_defer *defer;
+    audit_entry copy;
+    char *texts; /* the copy's strings, one block */
 } pending;
+
+/* the deferral scope of this thread, between audit_defer_begin and audit_defer_end */
+static _Thread_local audit_defer *tls_defer;
 
 struct audit {
     store *s;
@@ -171,17 +178,96 @@ static void *writer_main(void *arg)
 
         int ret = commit_batch(a, taken, batch, n);
 
+        pending *deferred = NULL; /* nodes of deferred appends, the writer's to free */
+        audit_defer *finished[AUDIT_BATCH_MAX];
+        size_t nfinished = 0;
         pthread_mutex_lock(&a->lock);
         for (size_t i = 0; i < n; i++) {
+            audit_defer *d = taken[i]->defer;
+            if (d) {
+                if (ret != PD_OK && d->status == PD_OK)
+                    d->status = ret;
+                if (--d->pending == 0 && d->ended)
+                    finished[nfinished++] = d;
+                taken[i]->next = deferred;
+                deferred = taken[i];
+                continue;
+            }
             /* after done is set the node may vanish with its caller's stack frame */
             taken[i]->status = ret;
             taken[i]->done = 1;
         }
         a->busy = 0;
         pthread_cond_broadcast(&a->finished);
+        pthread_mutex_unlock(&a->lock);
+        /* outside the lock: a callback may start the next request's append */
+        for (size_t i = 0; i < nfinished; i++)
+            finished[i]->done(finished[i]->arg, finished[i]->status); /* d may vanish now */
+        while (deferred) {
+            pending *next = deferred->next;
+            free(deferred->texts);
+            free(deferred);
+            deferred = next;
+        }
+        pthread_mutex_lock(&a->lock);
     }
     pthread_mutex_unlock(&a->lock);
     return NULL;
+}
+
+void audit_defer_begin(audit_defer *d, void (*done)(void *arg, int status), void *arg)
+{
+    memset(d, 0, sizeof *d);
+    d->done = done;
+    d->arg = arg;
+    tls_defer = d;
+}
+
+int audit_defer_end(audit_defer *d, int *status)
+{
+    int in_flight = 0;
+    tls_defer = NULL;
+    if (d->a) {
+        pthread_mutex_lock(&d->a->lock);
+        d->ended = 1;
+        in_flight = d->pending > 0;
+        pthread_mutex_unlock(&d->a->lock);
+    }
+    *status = d->status;
+    return in_flight;
+}
+
+/* copies s to *w and moves *w past it */
+static const char *put_text(char **w, const char *s)
+{
+    char *at = *w;
+    size_t n = strlen(nz(s)) + 1;
+    memcpy(at, nz(s), n);
+    *w += n;
+    return at;
+}
+
+/* a heap node with a copy of e for a deferred append */
+static pending *pending_copy(const audit_entry *e, audit_defer *d)
+{
+    const char *fields[] = {e->kind, e->conversation,   e->decision, e->intent,
+                            e->rule, e->policy_version, e->detail};
+    size_t total = 0;
+    for (size_t i = 0; i < PD_ARRAY_LEN(fields); i++)
+        total += strlen(nz(fields[i])) + 1;
+    pending *p = pd_xcalloc(1, sizeof *p);
+    char *w = p->texts = pd_xmalloc(total);
+    p->copy = *e;
+    p->copy.kind = put_text(&w, e->kind);
+    p->copy.conversation = put_text(&w, e->conversation);
+    p->copy.decision = put_text(&w, e->decision);
+    p->copy.intent = put_text(&w, e->intent);
+    p->copy.rule = put_text(&w, e->rule);
+    p->copy.policy_version = put_text(&w, e->policy_version);
+    p->copy.detail = put_text(&w, e->detail);
+    p->e = &p->copy;
+    p->defer = d;
+    return p;
 }
 
 int audit_open(store *s, audit **out, buf *err)
@@ -225,23 +311,36 @@ int audit_append(audit *a, const audit_entry *e)
         if (!field_ok(fields[i]))
             return PD_EINVAL;
 
-    pending p = {.e = e};
+    audit_defer *d = tls_defer;
+    if (d && d->a && d->a != a)
+        d = NULL; /* a scope covers one log; appends to another wait as usual */
+    pending local = {.e = e}, *p = d ? pending_copy(e, d) : &local;
     pthread_mutex_lock(&a->lock);
     if (a->closing) {
         pthread_mutex_unlock(&a->lock);
+        if (p != &local) {
+            free(p->texts);
+            free(p);
+        }
         return PD_EBUSY;
     }
-    now_iso(p.at); /* under the lock: times follow the queue's order (a clock step aside) */
+    now_iso(p->at); /* under the lock: times follow the queue's order (a clock step aside) */
     if (a->tail)
-        a->tail->next = &p;
+        a->tail->next = p;
     else
-        a->head = &p;
-    a->tail = &p;
+        a->head = p;
+    a->tail = p;
     pthread_cond_signal(&a->work);
-    while (!p.done)
+    if (d) {
+        d->a = a;
+        d->pending++;
+        pthread_mutex_unlock(&a->lock);
+        return PD_OK; /* durable before the answer leaves: the scope's owner waits */
+    }
+    while (!local.done)
         pthread_cond_wait(&a->finished, &a->lock);
     pthread_mutex_unlock(&a->lock);
-    return p.status;
+    return local.status;
 }
 
 int audit_flush(audit *a)

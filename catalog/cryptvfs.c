@@ -667,11 +667,40 @@ static int cv_read(sqlite3_file *pf, void *out, int amt, sqlite3_int64 off)
     return f->kind == KIND_MAIN ? main_read(f, out, amt, off) : wal_read(f, out, amt, off);
 }
 
+#ifdef PD_FAULT_INJECTION
+/*
+ * Test builds only: a full disk. When PHARMDESK_FAULT_DISK_LIMIT names a file, a write that
+ * would grow a database or WAL file past the number of bytes that file holds fails with
+ * SQLITE_FULL, as a write into a full file system fails with ENOSPC; writes within a file's
+ * size still succeed. The file is read at every growing write, so a test can fill the "disk"
+ * and free it again while the service runs.
+ */
+static int disk_full(cryptfile *f, int amt, sqlite3_int64 off)
+{
+    const char *path = getenv("PHARMDESK_FAULT_DISK_LIMIT");
+    sqlite3_int64 size = 0;
+    if (!path || REAL(f)->xFileSize(f->real, &size) != SQLITE_OK || off + amt <= size)
+        return 0;
+    FILE *fp = fopen(path, "r");
+    long long limit = -1;
+    if (fp) {
+        if (fscanf(fp, "%lld", &limit) != 1)
+            limit = -1;
+        fclose(fp);
+    }
+    return limit >= 0 && off + amt > limit;
+}
+#endif
+
 static int cv_write(sqlite3_file *pf, const void *in, int amt, sqlite3_int64 off)
 {
     cryptfile *f = (cryptfile *)pf;
     if (amt < 0 || off < 0)
         return SQLITE_IOERR_WRITE;
+#ifdef PD_FAULT_INJECTION
+    if (disk_full(f, amt, off))
+        return SQLITE_FULL;
+#endif
     return f->kind == KIND_MAIN ? main_write(f, in, amt, off) : wal_write(f, in, amt, off);
 }
 

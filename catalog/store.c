@@ -160,6 +160,14 @@ static const char *const migrations[] = {
     store_migration_leads,
 };
 
+/* the user_version each migration sets, as literal SQL (no SQL is ever formatted): one line
+ * per migration, checked at compile time */
+#define SCHEMA_VERSION(n) "PRAGMA user_version = " #n
+static const char *const schema_versions[] = {
+    SCHEMA_VERSION(1), SCHEMA_VERSION(2), SCHEMA_VERSION(3), SCHEMA_VERSION(4), SCHEMA_VERSION(5)};
+_Static_assert(PD_ARRAY_LEN(schema_versions) == PD_ARRAY_LEN(migrations),
+               "every migration needs its line in schema_versions");
+
 typedef struct store_conn {
     sqlite3 *db;
     sqlite3_stmt *stmt[ST_COUNT];
@@ -336,11 +344,10 @@ static int migrate(sqlite3 *db, buf *err)
         goto out;
     }
     for (int v = version; v < (int)PD_ARRAY_LEN(migrations); v++) {
-        char set[64];
-        snprintf(set, sizeof set, "PRAGMA user_version = %d", v + 1);
         if ((ret = exec_sql(db, "BEGIN IMMEDIATE")) != PD_OK)
             goto fail;
-        if ((ret = exec_sql(db, migrations[v])) != PD_OK || (ret = exec_sql(db, set)) != PD_OK) {
+        if ((ret = exec_sql(db, migrations[v])) != PD_OK ||
+            (ret = exec_sql(db, schema_versions[v])) != PD_OK) {
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
             goto fail;
         }

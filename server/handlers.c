@@ -40,8 +40,8 @@ static cJSON *product_json(const product *p)
 
 static void reply_store_error(http_req *req, int err)
 {
-    if (err == PD_EBUSY)
-        http_reply_error(req, 503, "busy", "The service is busy; please retry in a moment.");
+    if (err == PD_EBUSY || err == PD_EFULL)
+        http_reply_store_error(req, err); /* 503 with Retry-After */
     else
         http_reply_error(req, 500, "internal", "Internal error, please retry.");
 }
@@ -205,8 +205,13 @@ static void h_order_lookup(http_req *req, void *ctx)
         http_reply_error(req, 400, "bad_postcode", "A postcode has five digits, e.g. 10115.");
         return;
     }
-    if (assistant_order_lookup(a, http_client_ip(req), NULL, canon, postcode, &res, &ord, &retry) !=
-        PD_OK) {
+    int rc =
+        assistant_order_lookup(a, http_client_ip(req), NULL, canon, postcode, &res, &ord, &retry);
+    if (rc == PD_EFULL) {
+        http_reply_store_error(req, rc);
+        return;
+    }
+    if (rc != PD_OK) {
         http_reply_error(req, 503, "unavailable", "Please try again in a moment or call us.");
         return;
     }
@@ -273,8 +278,12 @@ static void h_inquiry(http_req *req, void *ctx)
         http_reply_error(req, 422, "empty_message", "Please write your question.");
         return;
     }
-    if ((rc = assistant_answer(a, http_client_ip(req), msg, strlen(msg), conv, lang, &out)) !=
-        PD_OK) {
+    if ((rc = assistant_answer(a, http_client_ip(req), msg, strlen(msg), conv, lang, &out)) ==
+        PD_EFULL) {
+        http_reply_store_error(req, rc);
+        return;
+    }
+    if (rc != PD_OK) {
         http_reply_error(req, 503, "unavailable",
                          "The assistant cannot answer right now; please try again or call us.");
         return;

@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -10,7 +11,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
+#include "audit.h"
 #include "jsonin.h"
 #include "log.h"
 #include "pd.h"
@@ -32,6 +35,11 @@ struct http_server {
     char *page_csp;
     char *private_csp; /* page_csp, but framed by no one */
     int port;
+    /* requests suspended until their audit entries are durable */
+    pthread_mutex_t defer_lock;
+    pthread_cond_t defer_cond;
+    int nsuspended;
+    int stopping; /* http_stop began: requests wait on their thread instead */
 };
 
 struct http_req {
@@ -61,6 +69,12 @@ struct http_req {
         char *name, *value;
     } extra[MAX_EXTRA_HEADERS];
     int nextra;
+    /* audit entries made by the handler: the reply waits until they are durable */
+    audit_defer defer;
+    int in_flight;      /* audit entries were queued and not yet settled */
+    int awaiting;       /* suspended until durable_done */
+    int durable_done;   /* the scope's entries are settled (under defer_lock) */
+    int durable_status; /* and their result */
 };
 
 static const char api_csp[] =
@@ -117,12 +131,34 @@ void http_reply_json(http_req *req, int status, cJSON *body)
     req->status = status;
 }
 
-void http_reply_error(http_req *req, int status, const char *code, const char *message)
+static cJSON *error_json(const char *code, const char *message)
 {
     cJSON *root = cJSON_CreateObject(), *err = cJSON_AddObjectToObject(root, "error");
     cJSON_AddStringToObject(err, "code", code);
     cJSON_AddStringToObject(err, "message", message);
-    http_reply_json(req, status, root);
+    return root;
+}
+
+void http_reply_error(http_req *req, int status, const char *code, const char *message)
+{
+    http_reply_json(req, status, error_json(code, message));
+}
+
+void http_reply_store_error(http_req *req, int err)
+{
+    if (err == PD_EFULL) {
+        http_add_header(req, "Retry-After", "60");
+        http_reply_error(req, 503, "storage_full",
+                         "We cannot store your request right now; please try again later or "
+                         "call us.");
+    } else if (err == PD_EBUSY) {
+        http_add_header(req, "Retry-After", "2");
+        http_reply_error(req, 503, "busy", "The service is busy; please retry in a moment.");
+    } else {
+        http_add_header(req, "Retry-After", "5");
+        http_reply_error(req, 503, "unavailable",
+                         "The service cannot answer right now; please try again or call us.");
+    }
 }
 
 /* ---- streamed responses (server-sent events) ---------------------------------------------- */
@@ -523,12 +559,44 @@ static void set_early(http_req *req, int status, const char *code, const char *m
     req->early_msg = msg;
 }
 
+typedef struct framing {
+    int content_length, transfer_encoding;
+} framing;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    framing *f = cls;
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        f->content_length++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        f->transfer_encoding++;
+    return MHD_YES;
+}
+
+/* a body framed two ways (two Content-Lengths, or one with Transfer-Encoding) could be read
+ * differently by a proxy in front of us: request smuggling. Such a request is refused. */
+static int framing_ambiguous(http_req *req)
+{
+    framing f = {0, 0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_framing, &f);
+    return f.content_length > 1 || f.transfer_encoding > 1 ||
+           (f.content_length && f.transfer_encoding);
+}
+
 static void first_call(http_req *req, const char *url, const char *method)
 {
     buf allow = BUF_INIT;
     int known = 0;
     client_address(req);
     req->is_head = strcmp(method, "HEAD") == 0;
+    if (framing_ambiguous(req)) {
+        set_early(req, 400, "bad_framing",
+                  "Send one Content-Length or Transfer-Encoding: chunked, not both.");
+        goto out;
+    }
     if (strcmp(method, "OPTIONS") == 0) {
         /* CORS preflight: answered from the table without a handler; no method matches
          * OPTIONS, so find_route collects every method of the path into allow */
@@ -589,12 +657,85 @@ static int has_body(http_req *req)
     return (cl && strcmp(cl, "0") != 0) || http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    buf_printf(cls, "%s: %s\r\n", key, value);
+    return MHD_YES;
+}
+
+/*
+ * MHD 0.9.75 queues no response while a request body is still arriving, and a client may
+ * stream a chunked body for as long as it likes. So a refusal that happens mid-body (a chunked
+ * body over the limit) is written to the socket here, with the usual headers and
+ * "Connection: close", the sending side is shut down, and MHD is told to drop the connection.
+ */
+static enum MHD_Result reply_and_close(http_req *req)
+{
+    buf out = BUF_INIT;
+    cJSON *err = error_json(req->early_code, req->early_msg);
+    char *body = cJSON_PrintUnformatted(err);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (body)
+        http_reply_raw(req, req->early_status, "application/json; charset=utf-8", body,
+                       strlen(body));
+    if (req->resp && ci && body) {
+        add_common_headers(req, req->resp);
+        buf_printf(&out, "HTTP/1.1 %d %s\r\n", req->status,
+                   MHD_get_reason_phrase_for((unsigned)req->status));
+        MHD_get_response_headers(req->resp, collect_header, &out);
+        buf_printf(&out, "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", strlen(body), body);
+        /* a few hundred bytes into an idle socket's send buffer: this does not block */
+        ssize_t n = send(ci->connect_fd, out.data, out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)n; /* a client that is gone gets nothing; the connection closes either way */
+        shutdown(ci->connect_fd, SHUT_WR);
+    }
+    req->queued = 1;
+    cJSON_Delete(err);
+    cJSON_free(body);
+    buf_free(&out);
+    return MHD_NO;
+}
+
 static enum MHD_Result reply_early(http_req *req)
 {
     if (req->early_status == 204)
         http_reply_raw(req, 204, "text/plain", "", 0);
     else
         http_reply_error(req, req->early_status, req->early_code, req->early_msg);
+    return queue(req);
+}
+
+/* the audit writer: a suspended request's entries are settled; it is resumed to answer */
+static void on_durable(void *arg, int status)
+{
+    http_req *req = arg;
+    http_server *srv = req->srv;
+    pthread_mutex_lock(&srv->defer_lock);
+    req->durable_status = status;
+    req->durable_done = 1;
+    if (req->awaiting) {
+        /* req may be answered and freed by an MHD thread once the lock is released */
+        MHD_resume_connection(req->conn);
+        srv->nsuspended--;
+    }
+    pthread_cond_broadcast(&srv->defer_cond);
+    pthread_mutex_unlock(&srv->defer_lock);
+}
+
+/* queues the handler's reply once its audit entries are durable; when they could not be
+ * written the reply never leaves: the client gets a 503 and may retry */
+static enum MHD_Result queue_durable(http_req *req)
+{
+    if (req->durable_status != PD_OK) {
+        if (req->resp) {
+            MHD_destroy_response(req->resp);
+            req->resp = NULL;
+        }
+        http_reply_store_error(req, req->durable_status);
+    }
     return queue(req);
 }
 
@@ -632,6 +773,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 set_early(req, 413, "too_large", "The request body is too large.");
             else
                 buf_append(&req->body, upload_data, n);
+            if (req->early_status)
+                return reply_and_close(req); /* a chunked body over the limit */
         }
         if (req->early_status && (req->dropped += n) > HTTP_DROP_LIMIT)
             return MHD_NO; /* a client streaming on after a refusal is cut off */
@@ -639,6 +782,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->queued)
         return MHD_YES;
+    if (req->awaiting) { /* resumed: the handler's audit entries are settled */
+        req->awaiting = 0;
+        return queue_durable(req);
+    }
     if (req->early_status)
         return reply_early(req);
     if (req->route->body_limit && !req->form) {
@@ -650,18 +797,43 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return queue(req);
         }
     }
+    /* the handler's audit entries are queued, not waited for; the reply waits instead, with
+     * the connection suspended, so the pool's threads serve others meanwhile and hundreds of
+     * answers share one fsync */
+    audit_defer_begin(&req->defer, on_durable, req);
     req->route->handler(req, srv->opt.app);
-    return queue(req);
+    if (audit_defer_end(&req->defer, &req->durable_status)) {
+        pthread_mutex_lock(&srv->defer_lock);
+        req->in_flight = 1;
+        if (!req->durable_done && !srv->stopping) {
+            MHD_suspend_connection(conn);
+            req->awaiting = 1;
+            srv->nsuspended++;
+            pthread_mutex_unlock(&srv->defer_lock);
+            return MHD_YES;
+        }
+        /* MHD must not stop with suspended connections: while stopping, wait here */
+        while (!req->durable_done)
+            pthread_cond_wait(&srv->defer_cond, &srv->defer_lock);
+        pthread_mutex_unlock(&srv->defer_lock);
+    }
+    return queue_durable(req);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     http_req *req = *con_cls;
-    (void)cls;
+    http_server *srv = cls;
     (void)conn;
     if (!req)
         return;
+    if (req->in_flight) { /* the audit writer still holds req until it is settled */
+        pthread_mutex_lock(&srv->defer_lock);
+        while (!req->durable_done)
+            pthread_cond_wait(&srv->defer_cond, &srv->defer_lock);
+        pthread_mutex_unlock(&srv->defer_lock);
+    }
     log_info("event=request method=%s route=%s status=%d us=%lld%s", req->method,
              req->route ? req->route->pattern : "-", req->status ? req->status : 0,
              pd_now_us() - req->start_us,
@@ -696,10 +868,12 @@ int http_start(const http_options *opt, http_server **out, buf *err)
     http_server *srv = pd_xcalloc(1, sizeof *srv);
     struct sockaddr_storage ss;
     int ret = PD_OK;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
-    flags |= MHD_ALLOW_SUSPEND_RESUME; /* streamed responses wait suspended (http_stream) */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+                     MHD_ALLOW_SUSPEND_RESUME; /* audit waits and event streams */
 
     srv->opt = *opt;
+    pthread_mutex_init(&srv->defer_lock, NULL);
+    pthread_cond_init(&srv->defer_cond, NULL);
     srv->nproxies = cfg->trusted_proxies.n;
     srv->proxies = pd_xcalloc((size_t)srv->nproxies + 1, sizeof *srv->proxies);
     for (int i = 0; i < srv->nproxies; i++)
@@ -729,9 +903,10 @@ int http_start(const http_options *opt, http_server **out, buf *err)
         a4->sin_port = htons((uint16_t)cfg->listen_port);
         inet_pton(AF_INET, cfg->listen_host, &a4->sin_addr);
     }
-#ifdef MHD_USE_EPOLL
-    flags |= MHD_USE_EPOLL;
-#endif
+    /* MHD_USE_EPOLL is an enum value, not a macro: ask the library (select() otherwise, with
+     * its FD_SETSIZE limit and a scan of every connection per event) */
+    if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+        flags |= MHD_USE_EPOLL;
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv,
         /* first, so that MHD's own messages go to our log too */
@@ -753,6 +928,8 @@ int http_start(const http_options *opt, http_server **out, buf *err)
     srv = NULL;
 out:
     if (srv) {
+        pthread_mutex_destroy(&srv->defer_lock);
+        pthread_cond_destroy(&srv->defer_cond);
         free(srv->proxies);
         free(srv->page_csp);
         free(srv->private_csp);
@@ -771,7 +948,22 @@ void http_stop(http_server *srv)
     if (!srv)
         return;
     MHD_quiesce_daemon(srv->daemon);
+    /* requests waiting for the audit writer are resumed by it (it stops after us); MHD must
+     * not be stopped with suspended connections */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    pthread_mutex_lock(&srv->defer_lock);
+    srv->stopping = 1;
+    while (srv->nsuspended > 0 &&
+           pthread_cond_timedwait(&srv->defer_cond, &srv->defer_lock, &until) != ETIMEDOUT)
+        ;
+    if (srv->nsuspended > 0)
+        log_error("event=stop_with_suspended requests=%d", srv->nsuspended);
+    pthread_mutex_unlock(&srv->defer_lock);
     MHD_stop_daemon(srv->daemon);
+    pthread_mutex_destroy(&srv->defer_lock);
+    pthread_cond_destroy(&srv->defer_cond);
     free(srv->proxies);
     free(srv->page_csp);
     free(srv->private_csp);

@@ -71,6 +71,9 @@ const char *http_lang(http_req *req);
 /* replies; the first reply of a request wins. Takes ownership of body. */
 void http_reply_json(http_req *req, int status, cJSON *body);
 void http_reply_error(http_req *req, int status, const char *code, const char *message);
+/* 503 with Retry-After for a store or audit error: "storage_full" for PD_EFULL (the disk or
+ * the database is full), "busy" for PD_EBUSY, "unavailable" otherwise */
+void http_reply_store_error(http_req *req, int err);
 void http_reply_raw(http_req *req, int status, const char *content_type, const void *data,
                     size_t len);
 void http_add_header(http_req *req, const char *name, const char *value);

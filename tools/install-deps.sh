@@ -6,8 +6,8 @@ set -eu
 want="${1:-build}"
 pkgs="gcc make cmake pkg-config libmicrohttpd-dev libsqlite3-dev libsodium-dev libcjson-dev"
 case "$want" in
-  test)  pkgs="$pkgs python3 clang libclang-rt-14-dev chromium fonts-dejavu-core" ;;
-  bench) pkgs="$pkgs python3 clang libclang-rt-14-dev wrk" ;;
+  test)  pkgs="$pkgs python3 clang libclang-rt-14-dev chromium fonts-dejavu-core slowhttptest" ;;
+  bench) pkgs="$pkgs python3 clang libclang-rt-14-dev slowhttptest wrk" ;;
   build) ;;
   *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac

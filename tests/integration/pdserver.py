@@ -4,7 +4,9 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
+import sys
 import tempfile
 import time
 import http.client
@@ -42,6 +44,8 @@ def run(binary, *args, data=None, stdin=None, timeout=60):
 
 
 class Server:
+    running = []  # every server started, for run_test to stop
+
     def __init__(self, binary, data, config=None, extra=()):
         self.binary = binary
         self.data = data
@@ -63,6 +67,7 @@ class Server:
             self.proc.kill()
             raise RuntimeError(f"server did not start: {line!r} {self.stderr()}")
         self.port = int(m.group(1))
+        Server.running.append(self)
         return self
 
     def stderr(self):
@@ -142,3 +147,87 @@ def tmpdir():
 
 def cleanup(d):
     shutil.rmtree(d, ignore_errors=True)
+
+
+def write_config(tmp, settings):
+    """writes settings as the JSON configuration file tmp/config.json; returns its path"""
+    path = os.path.join(tmp, "config.json")
+    with open(path, "w") as f:
+        json.dump(settings, f)
+    return path
+
+
+def run_test(body):
+    """the frame of an integration test: body(t, binary, repo, tmp, *more command-line
+    arguments) runs with a fresh temporary folder; however it ends, the servers it started are
+    stopped and the folder is removed. Returns the exit status: body's own when it returns one
+    (77: skipped), else that of the checks."""
+    t = Checks()
+    tmp = tmpdir()
+    try:
+        rc = body(t, sys.argv[1], sys.argv[2], tmp, *sys.argv[3:])
+        if rc is not None:
+            return rc
+    finally:
+        for srv in Server.running:
+            if srv.alive():
+                srv.stop()
+        cleanup(tmp)
+    return t.done()
+
+
+def raw_connect(port, source="127.0.0.1", timeout=15):
+    """a TCP connection to the server from a loopback address of our choice"""
+    sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sk.settimeout(timeout)
+    sk.bind((source, 0))
+    sk.connect(("127.0.0.1", port))
+    return sk
+
+
+def raw_read_all(sk, limit_s=15):
+    """reads until the server closes (or limit_s passes); returns (bytes, seconds waited)"""
+    t0 = time.monotonic()
+    out = b""
+    sk.settimeout(limit_s)
+    while True:
+        try:
+            d = sk.recv(65536)
+        except OSError:  # a timeout or a reset: what came so far is the answer
+            break
+        if not d:
+            break
+        out += d
+    return out, time.monotonic() - t0
+
+
+def raw_exchange(port, data, chunks=(), pause=0.0):
+    """sends raw bytes, then the chunks (pause seconds apart) until the server stops taking
+    them, and reads until it closes; returns (bytes received, seconds it all took)"""
+    sk = raw_connect(port)
+    t0 = time.monotonic()
+    try:
+        sk.sendall(data)
+        for c in chunks:
+            try:
+                sk.sendall(c)
+            except OSError:
+                break
+            if pause:
+                time.sleep(pause)
+        raw, _ = raw_read_all(sk)
+    finally:
+        sk.close()
+    return raw, time.monotonic() - t0
+
+
+def parse_response(raw):
+    """(status or 0, headers with lower-case names, body) of a raw HTTP/1.1 response"""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", lines[0]) if lines else None
+    hdrs = {}
+    for ln in lines[1:]:
+        k, _, v = ln.partition(b":")
+        hdrs[k.decode(errors="replace").strip().lower()] = v.decode(errors="replace").strip()
+    return (int(m.group(1)) if m else 0), hdrs, body

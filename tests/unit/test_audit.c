@@ -401,11 +401,79 @@ static void test_delete(void)
 
 #endif
 
+/* deferred appends: audit_append returns at once inside a scope, the entry is a copy (the
+ * caller's strings may vanish), done reports the scope's result once every entry committed */
+typedef struct defer_result {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int calls, status;
+} defer_result;
+
+static void defer_done(void *arg, int status)
+{
+    defer_result *r = arg;
+    pthread_mutex_lock(&r->lock);
+    r->calls++;
+    r->status = status;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void test_defer(void)
+{
+    store *s = open_folder("defer", 1);
+    audit *a = open_audit(s);
+    defer_result r = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, -1};
+    audit_defer d;
+    int status = -1, scopes_in_flight = 0;
+    for (int round = 0; round < 20; round++) {
+        audit_defer_begin(&d, defer_done, &r);
+        for (int i = 0; i < 3; i++) {
+            char detail[32], kind[16];
+            snprintf(detail, sizeof detail, "round=%d i=%d", round, i);
+            snprintf(kind, sizeof kind, "deferred");
+            audit_entry e = sample(kind, detail);
+            CHECK_EQ_INT(audit_append(a, &e), PD_OK);
+            memset(detail, 'x', sizeof detail - 1); /* the queued copy must not see this */
+            memset(kind, 'y', sizeof kind - 1);
+        }
+        audit_entry bad = sample("deferred", NULL);
+        char big[AUDIT_FIELD_MAX + 2];
+        memset(big, 'z', sizeof big - 1);
+        big[sizeof big - 1] = '\0';
+        bad.detail = big;
+        CHECK_EQ_INT(audit_append(a, &bad), PD_EINVAL); /* refused at once, not queued */
+        if (audit_defer_end(&d, &status)) {
+            scopes_in_flight++;
+            pthread_mutex_lock(&r.lock);
+            while (r.calls < scopes_in_flight)
+                pthread_cond_wait(&r.cond, &r.lock);
+            CHECK_EQ_INT(r.status, PD_OK);
+            pthread_mutex_unlock(&r.lock);
+        } else {
+            CHECK_EQ_INT(status, PD_OK); /* committed before the scope ended */
+        }
+    }
+    CHECK_EQ_INT(r.calls, scopes_in_flight);
+    /* outside a scope appends wait again */
+    audit_entry e = sample("inquiry", "after");
+    CHECK_EQ_INT(audit_append(a, &e), PD_OK);
+    audit_close(a);
+    CHECK_EQ_INT(count(s), 61);
+    CHECK_EQ_INT(verify(s), 0);
+    copy c;
+    CHECK(fetch(s, 60, &c));
+    CHECK_EQ_STR(c.detail, "round=19 i=2");
+    CHECK_EQ_STR(c.kind, "deferred");
+    store_close(s);
+}
+
 int main(void)
 {
     tmp = testutil_tmpdir();
     test_basic();
     test_threads_restart();
+    test_defer();
 #ifdef PD_FAULT_INJECTION
     test_tamper();
     test_delete();

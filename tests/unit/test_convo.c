@@ -9,6 +9,43 @@ static long long clock_fn(void)
     return fake_now;
 }
 
+/* many conversations through a small table: hash chains, the free list and the touch order
+ * stay consistent through evictions, expiries and renewals */
+static void test_many(void)
+{
+    enum { CAP = 64, N = 2000 };
+    static convo_state all[N];
+    convo_state got;
+    convo_table *t = convo_new(CAP, 600);
+    convo_set_clock(t, clock_fn);
+    fake_now = 50000;
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ_INT(convo_start(t, "de", &all[i]), PD_OK);
+        all[i].failures = i;
+        CHECK_EQ_INT(convo_put(t, &all[i]), PD_OK);
+        if (i % 7 == 0 && i >= 10) { /* renew an older one: it survives the next evictions */
+            CHECK_EQ_INT(convo_get(t, all[i - 10].id, &got), PD_OK);
+            CHECK_EQ_INT(convo_put(t, &got), PD_OK);
+        }
+    }
+    int found = 0;
+    for (int i = 0; i < N; i++)
+        if (convo_get(t, all[i].id, &got) == PD_OK) {
+            CHECK_EQ_INT(got.failures, i);
+            found++;
+        }
+    CHECK_EQ_INT(found, CAP); /* full, and never more than full */
+    CHECK_EQ_INT(convo_get(t, all[N - 1].id, &got), PD_OK);
+    CHECK_EQ_INT(convo_get(t, all[0].id, &got), PD_ENOTFOUND);
+    fake_now += 601; /* all expire at once; the table takes new ones again */
+    CHECK_EQ_INT(convo_get(t, all[N - 1].id, &got), PD_ENOTFOUND);
+    for (int i = 0; i < CAP; i++)
+        CHECK_EQ_INT(convo_put(t, &all[i]), PD_OK);
+    for (int i = 0; i < CAP; i++)
+        CHECK_EQ_INT(convo_get(t, all[i].id, &got), PD_OK);
+    convo_free(t);
+}
+
 int main(void)
 {
     convo_table *t = convo_new(3, 1800);
@@ -58,5 +95,6 @@ int main(void)
     CHECK_EQ_INT(convo_get(t, c[0].id, &got), PD_ENOTFOUND);
     CHECK_EQ_INT(convo_get(t, c[3].id, &got), PD_OK);
     convo_free(t);
+    test_many();
     return check_done();
 }
