@@ -5,6 +5,7 @@ the lockout, CSRF on every change, session idle and absolute expiry (on a restar
 the test clock offset), logout, the queue's claim race (50 trials, exactly one winner), reply,
 close, assign, admin account management and password changes.
 Usage: test_staff.py PHARMDESK_BIN REPO_DIR"""
+import glob
 import json
 import os
 import sys
@@ -429,6 +430,13 @@ def main():
         step("expiry")
         rc, out, err = run(binary, "audit-verify", data=data)
         t.eq(rc, 0, f"the audit chain is intact after all staff actions ({err.strip()})")
+        log = ""
+        for path in glob.glob(os.path.join(tmp, "server-*.log")):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                log += f.read()
+        secrets = list(PW.values()) + ["falsches-passwort", "neues-passwort-7", anna.cookie,
+                                        anna.csrf, bert.cookie, "ghost", "nobody"]
+        t.eq([x for x in secrets if x in log], [], "no password, user name, session or CSRF token in the logs")
     finally:
         if srv:
             srv.stop()
