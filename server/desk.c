@@ -112,7 +112,9 @@ int desk_new(app *a, const char *data_dir, desk **out, buf *err)
                             .pharmacy_address = cfg->pharmacy.address,
                             .pharmacy_phone = cfg->pharmacy.phone,
                             .pharmacy_hours = buf_cstr(&d->hours)};
-    d->events = events_new(a->store, cfg->staff.max_event_streams, cfg->staff.keepalive_s);
+    d->events = events_new(a->store, cfg->staff.max_event_streams, cfg->staff.keepalive_s,
+                           (long long)cfg->staff.session_idle_s * 1000000,
+                           (long long)cfg->staff.session_max_s * 1000000);
     *out = d;
     return PD_OK;
 }
