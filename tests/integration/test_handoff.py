@@ -200,6 +200,9 @@ def silence(t, srv, staff, binary, data, cfg):
     staff.post(f"/api/v1/staff/handoffs/{tid}/claim")
     s, h, b = inquiry(srv, "Hallo?", conv)
     t.eq(b["handoff"]["status"], "claimed", "the customer sees the status")
+    s, h, b = handoff(srv, PLAIN + " (zweiter Versuch)", conversation=conv)
+    t.check(s == 200 and b["ticket"] == tid and b["status"] == "claimed",
+            f"a late retry gets the ticket's current status: {b}")
     staff.post(f"/api/v1/staff/handoffs/{tid}/close")
     s, h, b = inquiry(srv, "Haben Sie Ibuprofen 400 da?", conv)
     t.check(b["handoff"] is None and b["products"] and "abgeschlossen" in b["reply"],

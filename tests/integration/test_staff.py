@@ -182,6 +182,9 @@ def queue(t, srv, anna, bert, carl):
     tid = b["ticket"]
     s, h, b = bert.post(f"/api/v1/staff/handoffs/{tid}/claim")
     t.check(s == 200 and b["status"] == "claimed" and b["claimed_by"] == "bert", f"claim: {s} {b}")
+    s, h, b = handoff(srv, "Ich habe eine Frage zu meinem Rezept, bitte um Rückruf",
+                      contact={"name": "Frau Test", "phone": "030 123456"})
+    t.check(s == 201 and b["ticket"] != tid, "without a conversation every request is a ticket")
     s, h, b = bert.post(f"/api/v1/staff/handoffs/{tid}/claim")
     t.eq((s, b["claimed_by"]), (200, "bert"), "claiming one's own ticket again")
     s, h, b = carl.post(f"/api/v1/staff/handoffs/{tid}/reply", {"text": "Ich übernehme"})
