@@ -1331,3 +1331,29 @@ int staff_session_get(store *s, const unsigned char id_hash[TICKET_HASH_BYTES], 
     store_release(s, c);
     return ret;
 }
+
+int staff_session_alive(store *s, const unsigned char id_hash[TICKET_HASH_BYTES], long long now_us,
+                        long long idle_us, long long max_us)
+{
+    store_conn *c = store_acquire(s);
+    sqlite3_stmt *st = q(c, Q_SESSION_GET);
+    int rc, ret = PD_ENOTFOUND;
+    if (!st) {
+        store_release(s, c);
+        return PD_EDB;
+    }
+    sqlite3_bind_blob(st, 1, id_hash, TICKET_HASH_BYTES, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        long long created = sqlite3_column_int64(st, 2), seen = sqlite3_column_int64(st, 3);
+        int disabled = sqlite3_column_int(st, 6);
+        if (!disabled && now_us - seen <= idle_us && now_us - created <= max_us &&
+            now_us >= created)
+            ret = PD_OK;
+    } else if (rc != SQLITE_DONE) {
+        ret = store_fail(c, rc, "session alive");
+    }
+    store_stmt_done(st);
+    store_release(s, c);
+    return ret;
+}

@@ -178,5 +178,9 @@ int staff_session_create(store *s, const unsigned char id_hash[TICKET_HASH_BYTES
 int staff_session_get(store *s, const unsigned char id_hash[TICKET_HASH_BYTES], long long now_us,
                       long long idle_us, long long max_us, staff_session *out);
 int staff_session_delete(store *s, const unsigned char id_hash[TICKET_HASH_BYTES]);
+/* the same check as staff_session_get without using the session (it neither renews nor deletes
+ * it): 0 while it lives, PD_ENOTFOUND otherwise. For long-lived streams. */
+int staff_session_alive(store *s, const unsigned char id_hash[TICKET_HASH_BYTES], long long now_us,
+                        long long idle_us, long long max_us);
 
 #endif

@@ -112,7 +112,9 @@ int desk_new(app *a, const char *data_dir, desk **out, buf *err)
                             .pharmacy_address = cfg->pharmacy.address,
                             .pharmacy_phone = cfg->pharmacy.phone,
                             .pharmacy_hours = buf_cstr(&d->hours)};
-    d->events = events_new(a->store, cfg->staff.max_event_streams, cfg->staff.keepalive_s);
+    d->events = events_new(a->store, cfg->staff.max_event_streams, cfg->staff.keepalive_s,
+                           (long long)cfg->staff.session_idle_s * 1000000,
+                           (long long)cfg->staff.session_max_s * 1000000);
     *out = d;
     return PD_OK;
 }
@@ -369,6 +371,16 @@ int desk_handoff(desk *d, const handoff_in *in, handoff_out *out)
     if ((ret = tickets_create(a->store, &t, out->ticket, &existed)) != PD_OK)
         return ret;
     out->outcome = existed ? HANDOFF_RETRY : HANDOFF_CREATED;
+    out->status = TICKET_OPEN;
+    if (existed) {
+        /* a retry reports where the ticket stands now */
+        ticket *cur = NULL;
+        if (tickets_get(a->store, out->ticket, &cur) == PD_OK)
+            out->status = cur->status;
+        ticket_free(cur);
+    } else {
+        events_notify(d->events);
+    }
     convo_state cs;
     if (in->conversation && a->convos && convo_get(a->convos, in->conversation, &cs) == PD_OK) {
         /* remembered, so that the customer hears once when the ticket is closed */
@@ -387,10 +399,7 @@ int desk_handoff(desk *d, const handoff_in *in, handoff_out *out)
     e.policy_version = policy_version(a->policy);
     e.health_data = r.health_data;
     e.detail = detail;
-    ret = audit_append(a->audit, &e);
-    if (!existed)
-        events_notify(d->events);
-    return ret;
+    return audit_append(a->audit, &e);
 }
 
 int desk_ticket_for_token(desk *d, const char *ticket_id, const char *token, ticket **out)

@@ -63,6 +63,7 @@ typedef struct handoff_out {
     char ticket[TICKET_ID_LEN + 1];
     char token[DESK_TOKEN_LEN + 1];
     enum ticket_priority priority;
+    enum ticket_status status; /* open for a new ticket; a retry's current status */
 } handoff_out;
 
 /* opens the ticket (or finds the retried one, with a new token that works beside the old

@@ -21,12 +21,14 @@ typedef struct sse {
     size_t off;
     long long last_write_us;
     int hello, ka_due;
+    unsigned char session[TICKET_HASH_BYTES];
     struct sse *next;
 } sse;
 
 struct events_hub {
     store *store;
     int max, keepalive_s;
+    long long idle_us, max_us;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     sse *streams;
@@ -63,9 +65,12 @@ static void *ticker(void *arg)
     return NULL;
 }
 
-events_hub *events_new(store *s, int max_streams, int keepalive_s)
+events_hub *events_new(store *s, int max_streams, int keepalive_s, long long session_idle_us,
+                       long long session_max_us)
 {
     events_hub *h = pd_xcalloc(1, sizeof *h);
+    h->idle_us = session_idle_us;
+    h->max_us = session_max_us;
     h->store = s;
     h->max = max_streams;
     h->keepalive_s = keepalive_s;
@@ -175,8 +180,13 @@ static long fill(void *cls, http_stream *st, char *out, size_t max)
             /* more are waiting: come back at once */
             http_stream_wake(st);
         }
-        if (s->pending.len == 0 && ka)
+        if (s->pending.len == 0 && ka) {
+            /* the session that opened the stream must still live (logout, disabled, expired) */
+            if (staff_session_alive(h->store, s->session, pd_wall_us(), h->idle_us, h->max_us) ==
+                PD_ENOTFOUND)
+                return -1;
             buf_puts(&s->pending, ": keep-alive\n\n");
+        }
     }
     size_t left = s->pending.len - s->off;
     if (left == 0)
@@ -218,7 +228,8 @@ static int parse_id(const char *v, long long *out)
     return 1;
 }
 
-void events_stream(events_hub *h, http_req *req, const char *last_event_id)
+void events_stream(events_hub *h, http_req *req, const char *last_event_id,
+                   const unsigned char session[32])
 {
     long long last = 0, from = 0;
     if (tickets_events_last(h->store, &last) != PD_OK) {
@@ -232,6 +243,7 @@ void events_stream(events_hub *h, http_req *req, const char *last_event_id)
     s->hub = h;
     s->last_id = from;
     s->last_write_us = pd_now_us();
+    memcpy(s->session, session, sizeof s->session);
     pthread_mutex_lock(&h->lock);
     if (h->closing || h->count >= h->max) {
         pthread_mutex_unlock(&h->lock);

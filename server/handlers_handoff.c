@@ -153,7 +153,7 @@ void h_handoff_create(http_req *req, void *ctx)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "ticket", out.ticket);
     cJSON_AddStringToObject(o, "token", out.token);
-    cJSON_AddStringToObject(o, "status", "open");
+    cJSON_AddStringToObject(o, "status", ticket_status_name(out.status));
     cJSON_AddStringToObject(o, "priority", ticket_priority_name(out.priority));
     cJSON_AddBoolToObject(o, "retry", out.outcome == HANDOFF_RETRY);
     http_reply_json(req, out.outcome == HANDOFF_RETRY ? 200 : 201, o);

@@ -375,9 +375,10 @@ void h_staff_events(http_req *req, void *ctx)
 {
     app *a = ctx;
     staff_session who;
-    if (staff_require(req, a, &who) != 0)
+    unsigned char hash[TICKET_HASH_BYTES];
+    if (session_of(req, a, &who, hash) != 0)
         return;
-    events_stream(desk_events(a->desk), req, http_header(req, "Last-Event-ID"));
+    events_stream(desk_events(a->desk), req, http_header(req, "Last-Event-ID"), hash);
 }
 
 static cJSON *account_json(const staff_account *acc)

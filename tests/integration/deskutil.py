@@ -92,6 +92,7 @@ class EventStream:
         self.status = None
         self.events = []
         self.comments = []
+        self.ended = False
         self._head()
 
     def _head(self):
@@ -113,6 +114,9 @@ class EventStream:
             if not sep:
                 return
             size = int(line.split(b";")[0], 16)
+            if size == 0:
+                self.ended = True  # the last chunk: the server ended the stream
+                return
             if len(rest) < size + 2:
                 return
             self.body += rest[:size]
@@ -144,6 +148,7 @@ class EventStream:
             except socket.timeout:
                 return False
             if not chunk:
+                self.ended = True
                 return pred(self)
             self.raw += chunk
             self._dechunk()

@@ -103,9 +103,18 @@ def main():
         s, h, b = srv.request("GET", "/api/v1/staff/events")
         t.eq(s, 401, "a stream needs a session")
 
+
         for e in streams[1:]:
             e.close()
         time.sleep(1.5)  # the server notices the closed ones at their next keep-alive
+        # a stream ends with its session (checked at each keep-alive)
+        bert2 = Staff(srv, "bert", "bert-passwort-1")
+        ec = EventStream(srv.port, bert2.cookie)
+        streams.append(ec)
+        t.check(ec.wait(lambda e: "connected" in e.comments, 2) and not ec.ended, "stream open")
+        bert2.post("/api/v1/staff/logout")
+        t.check(ec.wait(lambda e: e.ended, 4), "logging out ends the session's stream")
+        ec.close()
         # reconnect with Last-Event-ID: the missed events are replayed
         last = es.events[-1][0]
         es.close()

@@ -10,6 +10,7 @@ import glob
 import json
 import os
 import sys
+import time
 
 from deskutil import CONSENT, Staff, add_staff, env_offset, handoff, view
 from pdserver import Checks, Server, cleanup, make_data, run, tmpdir
@@ -199,6 +200,9 @@ def silence(t, srv, staff, binary, data, cfg):
     staff.post(f"/api/v1/staff/handoffs/{tid}/claim")
     s, h, b = inquiry(srv, "Hallo?", conv)
     t.eq(b["handoff"]["status"], "claimed", "the customer sees the status")
+    s, h, b = handoff(srv, PLAIN + " (zweiter Versuch)", conversation=conv)
+    t.check(s == 200 and b["ticket"] == tid and b["status"] == "claimed",
+            f"a late retry gets the ticket's current status: {b}")
     staff.post(f"/api/v1/staff/handoffs/{tid}/close")
     s, h, b = inquiry(srv, "Haben Sie Ibuprofen 400 da?", conv)
     t.check(b["handoff"] is None and b["products"] and "abgeschlossen" in b["reply"],
@@ -246,6 +250,25 @@ def retention(t, srv, staff, binary, data, cfg):
     t.eq(view(srv, old, old_tok)[0], 404, "the purged ticket's token is gone")
     rc, out, err = run(binary, "purge", "--config", "/nonexistent.json", data=data)
     t.eq(rc, 1, "purge with a missing config file fails")
+    # the running service applies retention by itself (at start, then every interval_s)
+    staff.post(f"/api/v1/staff/handoffs/{open_id}/close")
+    srv.stop()
+    env_offset(31 * 86400)
+    try:
+        srv = wrap(Server(binary, data, cfg).start())
+    finally:
+        env_offset(0)
+    staff = Staff(srv, "anna", "anna-passwort-1", ip="192.0.2.1")
+    gone = False
+    for _ in range(50):
+        y = staff.ticket(open_id)
+        if y and y["message"] is None:
+            gone = True
+            break
+        time.sleep(0.1)
+    t.check(gone, "the service's maintenance thread deleted the text 31 days after closing")
+    srv.stop()
+    srv = wrap(Server(binary, data, cfg).start())
     return srv
 
 
@@ -291,9 +314,13 @@ def main():
         reply_mail(t, srv, staff, data)
         srv = silence(t, srv, staff, binary, data, cfg)
         srv = retention(t, srv, staff, binary, data, cfg)
-        log = srv.stderr()
         srv.stop()
         srv = None
+        log = ""
+        for path in glob.glob(os.path.join(tmp, "server-*.log")):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                log += f.read()
+        t.check(log.count("event=listening") >= 5, "the logs of every server run are read")
         leaked = [s for s in SECRETS if s in log]
         t.eq(leaked, [], "no message, name, address or phone in the server's log")
         t.check(tok not in log and tok2 not in log, "no token in the log")

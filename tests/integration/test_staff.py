@@ -5,6 +5,7 @@ the lockout, CSRF on every change, session idle and absolute expiry (on a restar
 the test clock offset), logout, the queue's claim race (50 trials, exactly one winner), reply,
 close, assign, admin account management and password changes.
 Usage: test_staff.py PHARMDESK_BIN REPO_DIR"""
+import glob
 import json
 import os
 import sys
@@ -181,6 +182,9 @@ def queue(t, srv, anna, bert, carl):
     tid = b["ticket"]
     s, h, b = bert.post(f"/api/v1/staff/handoffs/{tid}/claim")
     t.check(s == 200 and b["status"] == "claimed" and b["claimed_by"] == "bert", f"claim: {s} {b}")
+    s, h, b = handoff(srv, "Ich habe eine Frage zu meinem Rezept, bitte um Rückruf",
+                      contact={"name": "Frau Test", "phone": "030 123456"})
+    t.check(s == 201 and b["ticket"] != tid, "without a conversation every request is a ticket")
     s, h, b = bert.post(f"/api/v1/staff/handoffs/{tid}/claim")
     t.eq((s, b["claimed_by"]), (200, "bert"), "claiming one's own ticket again")
     s, h, b = carl.post(f"/api/v1/staff/handoffs/{tid}/reply", {"text": "Ich übernehme"})
@@ -429,6 +433,13 @@ def main():
         step("expiry")
         rc, out, err = run(binary, "audit-verify", data=data)
         t.eq(rc, 0, f"the audit chain is intact after all staff actions ({err.strip()})")
+        log = ""
+        for path in glob.glob(os.path.join(tmp, "server-*.log")):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                log += f.read()
+        secrets = list(PW.values()) + ["falsches-passwort", "neues-passwort-7", anna.cookie,
+                                        anna.csrf, bert.cookie, "ghost", "nobody"]
+        t.eq([x for x in secrets if x in log], [], "no password, user name, session or CSRF token in the logs")
     finally:
         if srv:
             srv.stop()

@@ -75,6 +75,10 @@ static void test_sessions(void)
     CHECK_EQ_INT(staff_session_create(s, h1, bert, csrf, 1000 * SEC), PD_OK);
     CHECK_EQ_INT(staff_session_create(s, h2, bert, csrf, 1000 * SEC), PD_OK);
     CHECK_EQ_INT(staff_session_create(s, h3, bert, "short", 1000 * SEC), PD_EINVAL);
+    /* alive: the same limits, but it does not renew the session */
+    CHECK_EQ_INT(staff_session_alive(s, h1, 2700 * SEC, idle, max), PD_OK);
+    CHECK_EQ_INT(staff_session_alive(s, h1, 2801 * SEC, idle, max), PD_ENOTFOUND);
+    CHECK_EQ_INT(staff_session_alive(s, h3, 1001 * SEC, idle, max), PD_ENOTFOUND);
     CHECK_EQ_INT(staff_session_get(s, h1, 1100 * SEC, idle, max, &ss), PD_OK);
     CHECK_EQ_STR(ss.who.username, "bert");
     CHECK_EQ_STR(ss.csrf, csrf);
