@@ -101,7 +101,7 @@ class Unit:
         i, saw_text = 0, False
         while i < len(toks):
             t = toks[i]
-            if is_str(t) or t in self.literal_macros:
+            if is_str(t) or t in self.literal_macros or t in GLOBAL_LITERALS:
                 saw_text = True
             elif t == "[" and i + 2 < len(toks) and toks[i + 2] == "]" and i + 3 < len(toks) and toks[i + 3] == "=":
                 i += 3  # designator [ST_X] =
@@ -121,7 +121,7 @@ class Unit:
                 continue
             # NAME = ..., NAME[] = ..., NAME[N] = ..., with const before NAME on the statement
             j = i - 1
-            if toks[j] == "]":
+            while toks[j] == "]":  # NAME[], NAME[][2]
                 while j > 0 and toks[j] != "[":
                     j -= 1
                 j -= 1
@@ -216,8 +216,26 @@ class Unit:
         return name, params, is_static
 
 
+# const char arrays of literal SQL that other files name (the modules' migrations, which
+# store.c lists): filled from every file's non-static literal variables before checking
+GLOBAL_LITERALS = set()
+
+
 def check_units(units):
     problems = []
+    GLOBAL_LITERALS.clear()
+    externs = set()
+    for u in units:  # extern const char NAME[];
+        for i, t in enumerate(u.toks):
+            if t == "extern":
+                j = i + 1
+                while j < len(u.toks) and u.toks[j] not in ";[(=":
+                    j += 1
+                externs.add(u.toks[j - 1])
+    for u in units:
+        GLOBAL_LITERALS.update(u.literal_vars & externs)
+    for u in units:  # arrays that list those names are compile-time text too
+        u.literal_vars = u.find_literal_vars()
     sinks = dict(SQL_SINKS)
     for u in units:
         for name, args, pos, func in u.calls(GLUE):
@@ -244,8 +262,9 @@ def check_units(units):
                 simple = ident and not any(x in "+-*/&|?:" for x in rest) and rest[:1] in ([], ["["], ["."])
                 if ident in u.literal_vars and (not rest or simple):
                     continue
-                if ident and not rest and func and ident in func[1] and func[2]:
-                    # a static function handing its parameter on: its callers are checked
+                if ident and not rest and func and ident in func[1]:
+                    # a function handing its parameter on: its callers, in every file, are
+                    # checked (store_stmt in catalog/store.c takes the modules' SQL)
                     new[func[0]] = func[1].index(ident)
                     continue
                 problems.append(f"{u.path}: {name}() runs SQL that is not compile-time text: "
@@ -254,6 +273,11 @@ def check_units(units):
         if not added:
             break
         sinks.update(added)
+    # a function that hands its parameter to SQL is only safe through its callers: without a
+    # caller here (an exported entry point), nothing vouches for what it runs
+    for name in sinks:
+        if name not in SQL_SINKS and not any(u.calls({name}) for u in units):
+            problems.append(f"{name}() runs SQL from a parameter and has no caller to check")
     return problems, sinks
 
 
@@ -264,12 +288,18 @@ SELF_TEST_BAD = [
     'static void f(sqlite3 *db, char *sql) { sqlite3_prepare_v2(db, sql, -1, 0, 0); }\n'
     'void g(sqlite3 *db, char *u) { f(db, u); }',
     'void f(sqlite3 *db) { char *q = sqlite3_mprintf("UPDATE t SET a = %Q", "x"); sqlite3_exec(db, q, 0, 0, 0); }',
+    'int st(sqlite3 *db, const char *sql) { return sqlite3_prepare_v3(db, sql, -1, 0, 0, 0); }\n'
+    'void g(sqlite3 *db, buf *b) { st(db, buf_cstr(b)); }',
 ]
 SELF_TEST_GOOD = [
     '#define COLS "a, b"\nstatic const char *const sql[] = {[0] = "SELECT " COLS " FROM t"};\n'
     'void f(sqlite3 *db, int i) { sqlite3_prepare_v2(db, sql[i], -1, 0, 0); sqlite3_exec(db, "BEGIN", 0, 0, 0); }',
     'static int ex(sqlite3 *db, const char *s) { return sqlite3_exec(db, s, 0, 0, 0); }\n'
     'void g(sqlite3 *db) { static const char p[] = "PRAGMA x = 1;"; ex(db, p); ex(db, "COMMIT"); }',
+    'extern const char m4[];\nconst char m4[] = "CREATE TABLE t (a);";\n'
+    'static const char *const mig[] = {"CREATE TABLE u (b);", m4};\n'
+    'int st(sqlite3 *db, const char *sql) { return sqlite3_prepare_v3(db, sql, -1, 0, 0, 0); }\n'
+    'void g(sqlite3 *db, int v) { sqlite3_exec(db, mig[v], 0, 0, 0); st(db, "SELECT a FROM t"); }',
 ]
 
 
