@@ -81,7 +81,7 @@ int leads_back_in_stock(const leads_ctx *lc, uint32_t pzn, long *mailed);
 
 typedef lstore_purged leads_purged;
 /* erases unconfirmed sign-ups older than 7 days (and their ledger rows: no consent was given),
- * expired tokens and requests, withdrawn or fulfilled leads after 30 days, and pseudonymises
+ * tokens and requests expired more than 7 days ago, withdrawn or fulfilled leads after 30 days, and pseudonymises
  * ledger rows 3 years after their consent ended. out may be NULL. */
 int leads_purge(store *s, long long now_us, leads_purged *out);
 

@@ -972,9 +972,11 @@ int lstore_purge(lstore *t, long long now_us, long long unconfirmed_before_us,
     if (ret == PD_OK)
         ret = purge_one(t, Q_PURGE_ENDED, ended_before_us, now_us, &out->ended);
     if (ret == PD_OK)
-        ret = purge_one(t, Q_PURGE_TOKENS, now_us, now_us, &out->tokens);
+        /* expired links are kept a while, so that a late click learns "expired", not
+         * "unknown"; they go with the unconfirmed sign-ups */
+        ret = purge_one(t, Q_PURGE_TOKENS, unconfirmed_before_us, now_us, &out->tokens);
     if (ret == PD_OK)
-        ret = purge_one(t, Q_PURGE_REQUESTS, now_us, now_us, &out->requests);
+        ret = purge_one(t, Q_PURGE_REQUESTS, unconfirmed_before_us, now_us, &out->requests);
     if (ret == PD_OK)
         ret = purge_one(t, Q_PURGE_REQ_PSEUDO, ended_before_us, now_us, &ignored);
     if (ret == PD_OK)

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "leads.h"
+#include "tickets_store.h"
 #include "pd.h"
 
 int datarights_register(datarights *r, const datarights_source *src)
@@ -105,6 +106,31 @@ static int leads_erase_src(store *s, const char *email, cJSON *summary, void *ar
                                 (double)e.requests_pseudonymised);
     }
     return ret;
+}
+
+/* handoff tickets (catalog/tickets_store.h): the customer's messages, contacts and replies */
+static int tickets_export_src(store *s, const char *email, cJSON *out, void *arg)
+{
+    (void)arg;
+    cJSON *arr = NULL;
+    int ret = tickets_export_by_email(s, email, &arr);
+    if (ret == PD_OK)
+        cJSON_AddItemToObject(out, "tickets", arr);
+    return ret;
+}
+
+static int tickets_erase_src(store *s, const char *email, cJSON *summary, void *arg)
+{
+    (void)arg;
+    int n = 0, ret = tickets_erase_by_email(s, email, pd_wall_us(), &n);
+    cJSON_AddNumberToObject(summary, "tickets_erased", n);
+    return ret;
+}
+
+int datarights_register_tickets(datarights *r)
+{
+    datarights_source tickets = {"tickets", tickets_export_src, tickets_erase_src, NULL};
+    return datarights_register(r, &tickets);
 }
 
 static char ledger_marker; /* a non-NULL arg selects the ledger */

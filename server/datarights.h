@@ -3,7 +3,8 @@
  * (Art. 17) over every module that stores something about an e-mail address. Each module
  * registers a source (name, export, erase); an export is one JSON object with a member per
  * source, an erasure runs every source's erase in order. The leads module registers "leads"
- * and "consent_ledger" (datarights_register_leads); handoff tickets register theirs the same way.
+ * and "consent_ledger" (datarights_register_leads), the handoff desk "tickets"
+ * (datarights_register_tickets).
  */
 #ifndef PD_DATARIGHTS_H
 #define PD_DATARIGHTS_H
@@ -41,5 +42,8 @@ int datarights_erase(const datarights *r, store *s, const char *email, cJSON **s
 /* the sources of catalog/leads.h: "leads" (sign-ups, their data requests and queued mails)
  * and "consent_ledger" */
 int datarights_register_leads(datarights *r);
+/* the handoff tickets whose contact address it is: "tickets" (texts, contact, replies; the
+ * erasure deletes them and closes the tickets, the audit entries stay) */
+int datarights_register_tickets(datarights *r);
 
 #endif

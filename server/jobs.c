@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "pd.h"
+#include "leads.h"
 #include "tickets_store.h"
 
 /* handoff tickets: texts of tickets closed retention.ticket_days ago; expired sessions */
@@ -23,11 +24,29 @@ static int job_tickets(store *s, const config *cfg, long long now_us, buf *out)
     return ret;
 }
 
+/* leads: unconfirmed sign-ups after 7 days, expired tokens and requests, ended leads after 30
+ * days, the ledger's addresses pseudonymised when its retention ends (catalog/leads.h) */
+static int job_leads(store *s, const config *cfg, long long now_us, buf *out)
+{
+    (void)cfg;
+    leads_purged p = {0};
+    int ret = leads_purge(s, now_us, &p);
+    if (ret == PD_OK)
+        buf_printf(out,
+                   "leads: %ld unconfirmed sign-ups erased (older than %d days), %ld ended leads "
+                   "deleted, %ld expired tokens and %ld expired requests removed, %ld ledger "
+                   "entries pseudonymised",
+                   p.unconfirmed, LEADS_UNCONFIRMED_DAYS, p.ended, p.tokens, p.requests,
+                   p.pseudonymised);
+    return ret;
+}
+
 static const struct {
     const char *name;
     job_fn run;
 } job_list[] = {
     {"tickets", job_tickets},
+    {"leads", job_leads},
 };
 
 int jobs_run_once(store *s, const config *cfg, long long now_us, buf *report)

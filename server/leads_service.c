@@ -32,7 +32,8 @@ int leads_service_open(leads_service *ls, const config *cfg, store *s, const cha
                           .mails_per_address = cfg->leads.mails_per_address,
                           .store_ip_hash = cfg->leads.store_ip_hash,
                           .queue = ls->queue};
-    if ((ret = datarights_register_leads(&ls->rights)) != PD_OK)
+    if ((ret = datarights_register_leads(&ls->rights)) != PD_OK ||
+        (ret = datarights_register_tickets(&ls->rights)) != PD_OK)
         buf_puts(err, "cannot register the data-rights sources");
     return ret;
 }

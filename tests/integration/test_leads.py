@@ -346,6 +346,17 @@ def main():
         t.eq(len(outbox_files(data)) - before, 0, "a fulfilled lead is not mailed again")
 
         # ---- data rights: export and erasure through a mailed link ----
+        # the same addresses also asked a pharmacist (a handoff ticket with contact), so the
+        # export and the erasure reach the tickets too (server/datarights.c)
+        HQ = "Ich habe seit dem neuen Blutdruckmittel Schwindel, was soll ich tun?"
+        tickets = {}
+        for who in (B1, B3):
+            s, h, b = srv.request("POST", "/api/v1/handoffs", {
+                "message": HQ, "contact": {"name": "Test", "email": who.upper()},
+                "consent": {"health_data": True, "text_version": "handoff-1"}})
+            t.eq(s, 201, f"a handoff with contact {who}")
+            tickets[who] = (b.get("ticket"), b.get("token"))
+            tokens.append(b.get("token"))
         s, h, b = srv.request("POST", "/api/v1/data-requests", {"email": B1, "kind": "export"})
         t.eq((s, b), (202, {"status": "pending_confirmation"}), "export request")
         s, h, b = srv.request("POST", "/api/v1/data-requests", {"email": "nobody@example.org", "kind": "export"})
@@ -374,6 +385,10 @@ def main():
         t.check(led and led[0].get("text_version") == "back_in_stock-1" and led[0].get("confirmed_at"),
                 f"export: the consent with its times {led[:1]}")
         t.check(src.get("leads", {}).get("data_requests"), "export: the request itself")
+        exp_tickets = src.get("tickets", {}).get("tickets", [])
+        t.eq([x.get("ticket") for x in exp_tickets], [tickets[B1][0]], "export: the handoff ticket")
+        t.check(exp_tickets and HQ in json.dumps(exp_tickets, ensure_ascii=False),
+                "export: the ticket's message")
         s, h, b = srv.request("POST", "/api/v1/data-requests/confirm", {"token": dtok})
         t.eq(s, 410, "the export link is single-use")
 
@@ -388,6 +403,16 @@ def main():
         s, h, b = srv.request("POST", "/api/v1/data-requests/confirm", {"token": etok})
         t.eq(s, 200, "erasure confirmed")
         t.eq(b.get("status") if isinstance(b, dict) else None, "erased", "erased")
+        t.eq(b.get("summary", {}).get("sources", {}).get("tickets", {}).get("tickets_erased"), 1,
+             f"erasure summary names the ticket: {b.get('summary')}")
+        tid, ttok = tickets[B3]
+        s, h, b = srv.request("GET", f"/api/v1/handoffs/{tid}", headers={"Authorization": f"Bearer {ttok}"})
+        t.check(s in (200, 404), f"erased ticket: {s}")
+        t.check(HQ not in json.dumps(b, ensure_ascii=False), "the erased ticket's message is gone")
+        t.check(s == 404 or b.get("status") == "closed", "the erased ticket is closed")
+        tid1, ttok1 = tickets[B1]
+        s, h, b = srv.request("GET", f"/api/v1/handoffs/{tid1}", headers={"Authorization": f"Bearer {ttok1}"})
+        t.eq((s, b.get("status")), (200, "open"), "another address's ticket is untouched")
         rc, out = dump(binary, data)
         t.check(B3 not in out and B3.upper() not in out, "after: the address is nowhere in the leads tables")
         pseudo = [l for l in out.splitlines() if l.startswith("consent_ledger:") and "email=NULL" in l
@@ -411,10 +436,10 @@ def main():
         t.eq(s, 410, "expired after 48 hours")
         t.check(isinstance(b, dict) and "expired" in b["error"]["message"], "a clear message")
         os.environ["PHARMDESK_TEST_CLOCK_OFFSET_S"] = str(8 * 86400)
-        rc, out, err = run(binary, "test-leads-purge", data=data)
+        rc, out, err = run(binary, "purge", data=data)  # the maintenance jobs, as serve runs them
         t.eq(rc, 0, f"purge: {err}")
-        res = json.loads(out) if rc == 0 else {}
-        t.check(res.get("unconfirmed", 0) >= 3, f"unconfirmed sign-ups purged: {res}")
+        m = re.search(r"leads: (\d+) unconfirmed sign-ups erased", out)
+        t.check(m and int(m.group(1)) >= 3, f"unconfirmed sign-ups purged: {out}")
         rc, out = dump(binary, data)
         for gone in (E, B2, F):
             t.check(gone not in out, f"unconfirmed {gone} erased after 7 days")

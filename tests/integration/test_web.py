@@ -9,6 +9,7 @@ import sys
 import time
 
 from pdserver import Checks, Server, cleanup, make_data, run, tmpdir
+from deskutil import Staff, add_staff
 
 PAGES = ["/", "/widget", "/staff", "/privacy", "/leads/confirm", "/leads/withdraw"]
 CONTROLLER = "Müller & Söhne <Apotheken-OHG>"
@@ -128,8 +129,12 @@ def main():
             s, h, b = srv.request("GET", path)
             t.eq(s, 404, f"GET {path}: 404")
 
-        # --- today's inquiries by decision, from the audit log
+        # --- today's inquiries by decision, from the audit log: for staff only
         s, h, b = srv.request("GET", "/api/v1/staff/stats/today")
+        t.eq(s, 401, "stats: no staff session, no counts")
+        add_staff(binary, data, "stats.viewer", "lange-genug-passwort-1")
+        staff = Staff(srv, "stats.viewer", "lange-genug-passwort-1")
+        s, h, b = staff.get("/api/v1/staff/stats/today")
         t.eq(s, 200, "stats: status")
         t.eq(h.get("cache-control"), "no-store", "stats: an API answer, not cached")
         t.eq(b.get("date"), time.strftime("%Y-%m-%d"), "stats: today's local date")
@@ -143,7 +148,7 @@ def main():
                 t.eq((s, b.get("decision")), (200, want), f"inquiry {m!r}")
         s, h, b = srv.request("POST", "/api/v1/orders/lookup", {"order_number": "AP-100231", "postcode": "10115"})
         t.eq(s, 200, "an order lookup (audited, but no inquiry)")
-        s, h, b = srv.request("GET", "/api/v1/staff/stats/today")
+        s, h, b = staff.get("/api/v1/staff/stats/today")
         t.eq(b.get("decisions"), {"answer": 2, "refuse": 1, "handoff": 0, "emergency": 1},
              "stats: counts inquiries by decision, nothing else")
         t.eq(b.get("total"), 4, "stats: total")
