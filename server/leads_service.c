@@ -59,18 +59,6 @@ void leads_service_restocked(uint32_t pzn, void *arg)
 }
 
 #ifdef PD_FAULT_INJECTION
-int leads_service_test_purge(store *s, FILE *out)
-{
-    leads_purged p;
-    int ret = leads_purge(s, pd_wall_us(), &p);
-    if (ret == PD_OK)
-        fprintf(out,
-                "{\"unconfirmed\":%ld,\"ended\":%ld,\"tokens\":%ld,\"requests\":%ld,"
-                "\"pseudonymised\":%ld}\n",
-                p.unconfirmed, p.ended, p.tokens, p.requests, p.pseudonymised);
-    return ret;
-}
-
 static int dump_row(const char *table, const lstore_field *f, size_t n, void *arg)
 {
     FILE *out = arg;

@@ -34,9 +34,8 @@ void leads_service_close(leads_service *ls);
 void leads_service_restocked(uint32_t pzn, void *arg);
 
 #ifdef PD_FAULT_INJECTION
-/* test builds only: `pharmdesk test-leads-purge` runs leads_purge at pd_wall_us(), and
- * `test-leads-dump` prints every row of the leads tables, for integration tests */
-int leads_service_test_purge(store *s, FILE *out);
+/* test builds only: `pharmdesk test-leads-dump` prints every row of the leads tables, for
+ * integration tests (the purge runs through `pharmdesk purge`, server/jobs.c) */
 int leads_service_test_dump(store *s, FILE *out);
 #endif
 

@@ -55,7 +55,6 @@ static int cmd_audit_verify(cli *c);
 static int cmd_classify(cli *c);
 static int cmd_rekey(cli *c);
 #ifdef PD_FAULT_INJECTION
-static int cmd_test_leads_purge(cli *c);
 static int cmd_test_leads_dump(cli *c);
 #endif
 static int cmd_staff_add(cli *c);
@@ -86,12 +85,11 @@ static const command commands[] = {
     {"staff-passwd", 1, cmd_staff_passwd,
      "staff-passwd USER [--data DIR]   (new password: one line on stdin; ends its sessions)"},
     {"purge", 0, cmd_purge,
-     "purge [--config FILE] [--data DIR]   (retention: deletes texts of tickets closed long ago)"},
+     "purge [--config FILE] [--data DIR]   (retention: ticket texts, unconfirmed sign-ups, ...)"},
     {"serve", 0, cmd_serve,
      "serve [--listen HOST:PORT] [--config FILE] [--check-config] [--data DIR]"},
 #ifdef PD_FAULT_INJECTION
-    /* test builds only: the leads' purge now (with PHARMDESK_TEST_CLOCK_OFFSET_S) and a dump */
-    {"test-leads-purge", 0, cmd_test_leads_purge, "test-leads-purge [--data DIR]"},
+    /* test builds only: every row of the leads tables */
     {"test-leads-dump", 0, cmd_test_leads_dump, "test-leads-dump [--data DIR]"},
 #endif
 };
@@ -399,11 +397,6 @@ static int test_leads(cli *c, int (*fn)(store *s, FILE *out))
     store_close(s);
     buf_free(&err);
     return ret;
-}
-
-static int cmd_test_leads_purge(cli *c)
-{
-    return test_leads(c, leads_service_test_purge);
 }
 
 static int cmd_test_leads_dump(cli *c)
