@@ -382,6 +382,10 @@ typedef struct verify_ctx {
     long long expect; /* the next seq */
     unsigned char prev[AUDIT_HASH_BYTES];
     long long first_bad;
+    /* where the chain starts: after the entries the retention pruned (store.h) */
+    long long anchor_seq;
+    unsigned char anchor_hash[AUDIT_HASH_BYTES];
+    int started;
 } verify_ctx;
 
 static void hex(const unsigned char *h, char out[2 * AUDIT_HASH_BYTES + 1])
@@ -396,6 +400,11 @@ static int verify_cb(const audit_entry *e, void *arg)
     const char *why = NULL;
     long long bad = e->seq;
 
+    if (!c->started) { /* the anchor is read in the scan's snapshot, before the first entry */
+        c->started = 1;
+        c->expect = c->anchor_seq + 1;
+        memcpy(c->prev, c->anchor_hash, AUDIT_HASH_BYTES);
+    }
     if (e->seq != c->expect) {
         bad = c->expect;
         why = e->seq > c->expect ? "is missing (deleted or renumbered)"
@@ -426,7 +435,9 @@ static int verify_cb(const audit_entry *e, void *arg)
 int audit_verify(store *s, FILE *report, long long *first_bad)
 {
     verify_ctx c = {.report = report, .expect = 1, .first_bad = 0};
-    int ret = store_audit_foreach(s, verify_cb, &c);
+    int ret = store_audit_foreach_anchored(s, &c.anchor_seq, c.anchor_hash, verify_cb, &c);
+    if (ret == PD_OK && !c.started) /* an empty log */
+        c.expect = c.anchor_seq + 1;
     if (first_bad)
         *first_bad = c.first_bad;
     if (ret == PD_OK && report) {
@@ -436,7 +447,12 @@ int audit_verify(store *s, FILE *report, long long *first_bad)
                 "audit log intact: %lld entries, head seq %lld hash %s\n"
                 "(a chain cannot show entries cut off its end: compare this head with one "
                 "recorded earlier)\n",
-                c.expect - 1, c.expect - 1, h);
+                c.expect - 1 - c.anchor_seq, c.expect - 1, h);
+        if (c.anchor_seq > 0)
+            fprintf(report,
+                    "entries 1 to %lld were deleted by the retention (the chain "
+                    "continues from the last one's hash)\n",
+                    c.anchor_seq);
     } else if (ret != PD_OK && ret != PD_ECORRUPT && report) {
         fprintf(report, "audit log unreadable: %s\n", pd_strerror(ret));
     }

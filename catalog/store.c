@@ -38,6 +38,11 @@ enum stmt_id {
     ST_AUDIT_INSERT,
     ST_AUDIT_ALL,
     ST_AUDIT_RECENT,
+    ST_AUDIT_ANCHOR,
+    ST_AUDIT_PRUNE_LAST,
+    ST_AUDIT_PRUNE_FLAG,
+    ST_AUDIT_PRUNE_DELETE,
+    ST_AUDIT_PRUNE_ANCHOR,
     ST_COUNT
 };
 
@@ -51,6 +56,13 @@ enum stmt_id {
 
 /* the audit log is append-only: the application never changes or deletes an entry. (The
  * triggers stop mistakes, not an attacker with the key; the hash chain shows those.) */
+/* from schema 6: deleting is refused unless the retention's pruning set its flag (the flag is
+ * set and cleared within the pruning transaction) */
+#define AUDIT_DELETE_TRIGGER                                                                       \
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"                                \
+    " WHEN coalesce((SELECT value FROM meta WHERE key = 'audit_pruning'), 0) <> 1"                 \
+    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+
 #define AUDIT_TRIGGERS                                                                             \
     "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"                                \
     " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"                             \
@@ -100,6 +112,17 @@ static const char *const stmt_sql[ST_COUNT] = {
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [ST_AUDIT_ALL] = "SELECT " AUDIT_COLS " FROM audit_log ORDER BY seq",
     [ST_AUDIT_RECENT] = "SELECT " AUDIT_COLS " FROM audit_log ORDER BY seq DESC",
+    [ST_AUDIT_ANCHOR] = "SELECT seq, hash FROM audit_anchor WHERE id = 1",
+    /* the newest entry older than ?1, never the log's last entry (the chain continues from it) */
+    [ST_AUDIT_PRUNE_LAST] = "SELECT seq, hash, at FROM audit_log WHERE at < ?1 AND"
+                            " seq < (SELECT max(seq) FROM audit_log) ORDER BY seq DESC LIMIT 1",
+    [ST_AUDIT_PRUNE_FLAG] = "INSERT INTO meta (key, value) VALUES ('audit_pruning', ?1)"
+                            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    [ST_AUDIT_PRUNE_DELETE] = "DELETE FROM audit_log WHERE seq <= ?1",
+    [ST_AUDIT_PRUNE_ANCHOR] = "INSERT INTO audit_anchor (id, seq, hash, at, pruned_at)"
+                              " VALUES (1, ?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET"
+                              " seq = excluded.seq, hash = excluded.hash, at = excluded.at,"
+                              " pruned_at = excluded.pruned_at",
 };
 
 /* Schema migrations: entry i brings user_version from i to i + 1. Append only. */
@@ -158,13 +181,24 @@ static const char *const migrations[] = {
     store_migration_tickets,
     /* 5: leads, the consent ledger and the mail queue (store_leads.c) */
     store_migration_leads,
+    /* 6: retention of the audit log. Entries past it are deleted from the start of the chain;
+     * the anchor keeps the last deleted entry's seq and hash, so the rest still verifies. The
+     * delete trigger lets only that pruning through (a flag set in the same transaction). */
+    ("CREATE TABLE audit_anchor ("
+     " id INTEGER PRIMARY KEY CHECK (id = 1),"
+     " seq INTEGER NOT NULL CHECK (seq > 0),"
+     " hash BLOB NOT NULL CHECK (length(hash) = 32),"
+     " at TEXT NOT NULL,"
+     " pruned_at TEXT NOT NULL) STRICT;"
+     "DROP TRIGGER audit_log_no_delete;" AUDIT_DELETE_TRIGGER),
 };
 
 /* the user_version each migration sets, as literal SQL (no SQL is ever formatted): one line
  * per migration, checked at compile time */
 #define SCHEMA_VERSION(n) "PRAGMA user_version = " #n
-static const char *const schema_versions[] = {
-    SCHEMA_VERSION(1), SCHEMA_VERSION(2), SCHEMA_VERSION(3), SCHEMA_VERSION(4), SCHEMA_VERSION(5)};
+static const char *const schema_versions[] = {SCHEMA_VERSION(1), SCHEMA_VERSION(2),
+                                              SCHEMA_VERSION(3), SCHEMA_VERSION(4),
+                                              SCHEMA_VERSION(5), SCHEMA_VERSION(6)};
 _Static_assert(PD_ARRAY_LEN(schema_versions) == PD_ARRAY_LEN(migrations),
                "every migration needs its line in schema_versions");
 
@@ -1547,10 +1581,9 @@ static void audit_hash_col(sqlite3_stmt *st, int col, unsigned char out[32], int
 
 /* the rows of statement id (every column of AUDIT_COLS) through cb; with since, stops at the
  * first entry older than it (the newest-first statement) */
-static int audit_scan(store *s, enum stmt_id id, const char *since,
-                      int (*cb)(const audit_entry *e, void *arg), void *arg)
+static int audit_scan_on(store_conn *c, enum stmt_id id, const char *since,
+                         int (*cb)(const audit_entry *e, void *arg), void *arg)
 {
-    store_conn *c = acquire(s);
     sqlite3_stmt *st = stmt_get(c, id);
     int ret = PD_OK, rc = SQLITE_DONE;
     if (!st) {
@@ -1583,6 +1616,14 @@ static int audit_scan(store *s, enum stmt_id id, const char *since,
         ret = db_fail(c->db, rc, "audit_foreach");
     stmt_done(st);
 out:
+    return ret;
+}
+
+static int audit_scan(store *s, enum stmt_id id, const char *since,
+                      int (*cb)(const audit_entry *e, void *arg), void *arg)
+{
+    store_conn *c = acquire(s);
+    int ret = audit_scan_on(c, id, since, cb, arg);
     release(s, c);
     return ret;
 }
@@ -1590,6 +1631,112 @@ out:
 int store_audit_foreach(store *s, int (*cb)(const audit_entry *e, void *arg), void *arg)
 {
     return audit_scan(s, ST_AUDIT_ALL, NULL, cb, arg);
+}
+
+static int audit_anchor_on(store_conn *c, long long *seq, unsigned char hash[32])
+{
+    sqlite3_stmt *st = stmt_get(c, ST_AUDIT_ANCHOR);
+    int ret = PD_OK;
+    if (!st)
+        return PD_EDB;
+    *seq = 0;
+    memset(hash, 0, 32);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(st, 0);
+        const void *h = sqlite3_column_blob(st, 1);
+        if (h && sqlite3_column_bytes(st, 1) == 32)
+            memcpy(hash, h, 32);
+        else
+            ret = PD_ECORRUPT;
+    } else if (rc != SQLITE_DONE) {
+        ret = db_fail(c->db, rc, "audit_anchor");
+    }
+    stmt_done(st);
+    return ret;
+}
+
+int store_audit_foreach_anchored(store *s, long long *anchor_seq, unsigned char anchor_hash[32],
+                                 int (*cb)(const audit_entry *e, void *arg), void *arg)
+{
+    /* the anchor and the entries from one snapshot, so a pruning meanwhile cannot split them */
+    store_conn *c = acquire(s);
+    int ret = exec_sql(c->db, "BEGIN");
+    if (ret == PD_OK) {
+        ret = audit_anchor_on(c, anchor_seq, anchor_hash);
+        if (ret == PD_OK)
+            ret = audit_scan_on(c, ST_AUDIT_ALL, NULL, cb, arg);
+        sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    }
+    release(s, c);
+    return ret;
+}
+
+int store_audit_prune(store *s, const char *before, long long *last_pruned)
+{
+    store_txn *t = NULL;
+    char now[32];
+    long long seq = 0;
+    unsigned char hash[32];
+    char at[32] = "";
+    *last_pruned = 0;
+    int ret = txn_begin(s, 0, &t);
+    if (ret != PD_OK)
+        return ret;
+    store_conn *c = t->c;
+    sqlite3_stmt *st = stmt_get(c, ST_AUDIT_PRUNE_LAST);
+    if (!st) {
+        ret = PD_EDB;
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, before, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        seq = sqlite3_column_int64(st, 0);
+        const void *h = sqlite3_column_blob(st, 1);
+        const unsigned char *a = sqlite3_column_text(st, 2);
+        if (!h || sqlite3_column_bytes(st, 1) != 32 || !a || strlen((const char *)a) >= sizeof at)
+            ret = PD_ECORRUPT; /* altered outside pharmdesk: audit-verify names it */
+        else {
+            memcpy(hash, h, 32);
+            snprintf(at, sizeof at, "%s", (const char *)a);
+        }
+    } else if (rc != SQLITE_DONE) {
+        ret = db_fail(c->db, rc, "audit_prune");
+    }
+    stmt_done(st);
+    if (ret != PD_OK || seq == 0)
+        goto out;
+    pd_iso_time(pd_wall_us(), now);
+    sqlite3_stmt *flag = stmt_get(c, ST_AUDIT_PRUNE_FLAG);
+    sqlite3_stmt *del = stmt_get(c, ST_AUDIT_PRUNE_DELETE);
+    sqlite3_stmt *anchor = stmt_get(c, ST_AUDIT_PRUNE_ANCHOR);
+    if (!flag || !del || !anchor) {
+        ret = PD_EDB;
+        goto out;
+    }
+    sqlite3_bind_int(flag, 1, 1);
+    ret = step_once(c, flag, "audit_prune");
+    sqlite3_bind_int64(del, 1, seq);
+    if (ret == PD_OK)
+        ret = step_once(c, del, "audit_prune");
+    sqlite3_bind_int64(anchor, 1, seq);
+    sqlite3_bind_blob(anchor, 2, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_text(anchor, 3, at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(anchor, 4, now, -1, SQLITE_STATIC);
+    if (ret == PD_OK)
+        ret = step_once(c, anchor, "audit_prune");
+    sqlite3_bind_int(flag, 1, 0);
+    if (ret == PD_OK)
+        ret = step_once(c, flag, "audit_prune");
+    if (ret == PD_OK)
+        *last_pruned = seq;
+out:
+    if (ret != PD_OK) {
+        store_txn_rollback(t);
+        return ret;
+    }
+    return store_txn_commit(t);
 }
 
 int store_audit_foreach_since(store *s, const char *since,
@@ -1653,7 +1800,10 @@ static int audit_tamper_run(store *s, const char *sql, long long seq, const void
         ret = PD_ENOTFOUND;
         goto out;
     }
-    ret = exec_sql(db, AUDIT_TRIGGERS);
+    ret = exec_sql(
+        db,
+        "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
+        " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;" AUDIT_DELETE_TRIGGER);
 out:
     sqlite3_finalize(st);
     if (ret != PD_OK) {

@@ -115,6 +115,14 @@ int store_audit_foreach(store *s, int (*cb)(const audit_entry *e, void *arg), vo
 /* the same for the entries at or after since (an ISO 8601 UTC time as in audit_entry.at),
  * newest first; reads back only as far as since, as times follow the sequence (audit.c stamps
  * them in queue order) */
+/* the same as store_audit_foreach, with the retention's anchor read in the same snapshot: the
+ * seq and hash of the last entry pruned (0 and 32 zero bytes when none was) */
+int store_audit_foreach_anchored(store *s, long long *anchor_seq, unsigned char anchor_hash[32],
+                                 int (*cb)(const audit_entry *e, void *arg), void *arg);
+/* retention: deletes the entries older than before (ISO 8601 UTC, as audit_entry.at) from the
+ * start of the chain, never the last entry, and keeps the last deleted entry's seq and hash as
+ * the anchor the rest verifies from. *last_pruned: that seq, 0 when nothing was old enough. */
+int store_audit_prune(store *s, const char *before, long long *last_pruned);
 int store_audit_foreach_since(store *s, const char *since,
                               int (*cb)(const audit_entry *e, void *arg), void *arg);
 

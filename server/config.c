@@ -102,8 +102,6 @@ static const key_def keys[] = {
      "Berliner Beauftragte für Datenschutz und Informationsfreiheit, Alt-Moabit 59–61, 10555 "
      "Berlin",
      0, 0, 0, v_nonempty},
-    {"privacy.audit_retention_days", CT_INT, OFF(privacy.audit_retention_days), NULL, 1095, 1, 3650,
-     NULL},
     {"rate_limit.handoffs_per_hour", CT_INT, OFF(handoff_limits.handoffs_per_hour), NULL, 10, 0,
      100000, NULL},
     {"rate_limit.ticket_views_per_minute", CT_INT, OFF(handoff_limits.ticket_views_per_minute),
@@ -117,6 +115,7 @@ static const key_def keys[] = {
     {"staff.max_event_streams", CT_INT, OFF(staff.max_event_streams), NULL, 16, 1, 1000, NULL},
     {"staff.keepalive_s", CT_INT, OFF(staff.keepalive_s), NULL, 15, 1, 300, NULL},
     {"retention.ticket_days", CT_INT, OFF(retention.ticket_days), NULL, 30, 1, 3650, NULL},
+    {"retention.audit_days", CT_INT, OFF(retention.audit_days), NULL, 1095, 30, 3650, NULL},
     {"retention.interval_s", CT_INT, OFF(retention.interval_s), NULL, 3600, 1, 86400, NULL},
 };
 

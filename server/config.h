@@ -69,7 +69,6 @@ typedef struct config {
     struct {
         char *controller; /* "" means pharmacy.name */
         char *supervisory_authority;
-        int audit_retention_days;
     } privacy;
     /* the pharmacist handoff (issue 6) */
     struct {
@@ -84,6 +83,7 @@ typedef struct config {
     } staff;
     struct {
         int ticket_days;
+        int audit_days; /* audit entries older than this are pruned from the chain's start */
         int interval_s;
     } retention;
 } config;

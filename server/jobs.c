@@ -41,12 +41,28 @@ static int job_leads(store *s, const config *cfg, long long now_us, buf *out)
     return ret;
 }
 
+/* the audit log: entries past retention.audit_days, from the start of the hash chain */
+static int job_audit(store *s, const config *cfg, long long now_us, buf *out)
+{
+    char before[32];
+    long long last = 0;
+    pd_iso_time(now_us - (long long)cfg->retention.audit_days * 86400 * 1000000, before);
+    int ret = store_audit_prune(s, before, &last);
+    if (ret == PD_OK && last)
+        buf_printf(out, "audit: entries up to %lld deleted (older than %d days)", last,
+                   cfg->retention.audit_days);
+    else if (ret == PD_OK)
+        buf_printf(out, "audit: nothing older than %d days", cfg->retention.audit_days);
+    return ret;
+}
+
 static const struct {
     const char *name;
     job_fn run;
 } job_list[] = {
     {"tickets", job_tickets},
     {"leads", job_leads},
+    {"audit", job_audit},
 };
 
 int jobs_run_once(store *s, const config *cfg, long long now_us, buf *report)

@@ -387,7 +387,7 @@ static void base_vars(const web *w, const config *cfg, int l, page_vars *pv)
     /* the periods the code deletes after, so the notice cannot drift from them */
     pv_int(pv, "handoff_days", cfg->retention.ticket_days);
     pv_int(pv, "signup_days", LEADS_UNCONFIRMED_DAYS);
-    pv_int(pv, "audit_days", cfg->privacy.audit_retention_days);
+    pv_int(pv, "audit_days", cfg->retention.audit_days);
     for (int p = 0; p < WEB_NPAGES; p++)
         if (pages[p].flag)
             pv_set(pv, pages[p].flag, "");

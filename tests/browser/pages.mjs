@@ -29,8 +29,8 @@ await main('pages', async ({ t, browser, start, artifacts }) => {
   const srv = await start({
     threads: 2,
     allowed_origins: [allowedOrigin],
-    privacy: { controller: CONTROLLER, audit_retention_days: 400 },
-    retention: { ticket_days: 77 },
+    privacy: { controller: CONTROLLER },
+    retention: { ticket_days: 77, audit_days: 400 },
     privacy_contact: { name: 'Frau Datenschutz', email: 'dsb@apotheke.example', address: 'Postfach 1, 10115 Berlin' },
   });
   pharmdesk = srv.url;

@@ -399,6 +399,48 @@ static void test_delete(void)
     store_close(s);
 }
 
+/* retention: old entries go from the start of the chain, the rest verifies from the anchor */
+static void test_prune(void)
+{
+    printf("-- retention prunes the start of the chain\n");
+    store *s = open_folder("prune", 1);
+    audit *a = open_audit(s);
+    setenv("PHARMDESK_TEST_CLOCK_OFFSET_S", "-34560000", 1); /* 400 days ago */
+    fill(a, 6);
+    audit_close(a);
+    unsetenv("PHARMDESK_TEST_CLOCK_OFFSET_S");
+    a = open_audit(s);
+    fill(a, 4);
+    audit_close(a);
+    char before[32];
+    long long last = -1;
+    pd_iso_time(pd_wall_us() - 365LL * 86400 * 1000000, before);
+    CHECK_EQ_INT(store_audit_prune(s, before, &last), PD_OK);
+    CHECK_EQ_INT(last, 6);
+    CHECK_EQ_INT(count(s), 4);
+    CHECK_EQ_INT(verify(s), 0); /* from the anchor */
+    CHECK_EQ_INT(store_audit_prune(s, before, &last), PD_OK); /* again: nothing left to prune */
+    CHECK_EQ_INT(last, 0);
+    a = open_audit(s); /* the chain continues */
+    fill(a, 2);
+    audit_close(a);
+    CHECK_EQ_INT(verify(s), 0);
+    CHECK_EQ_INT(count(s), 6);
+    /* never the last entry, even when everything is old: the chain continues from it */
+    pd_iso_time(pd_wall_us() + 86400LL * 1000000, before);
+    CHECK_EQ_INT(store_audit_prune(s, before, &last), PD_OK);
+    CHECK_EQ_INT(last, 11);
+    CHECK_EQ_INT(count(s), 1);
+    CHECK_EQ_INT(verify(s), 0);
+    /* the first entry after the anchor deleted by someone else still shows */
+    a = open_audit(s);
+    fill(a, 3);
+    audit_close(a);
+    CHECK_EQ_INT(store_audit_delete(s, 12), PD_OK);
+    CHECK_EQ_INT(verify(s), 12);
+    store_close(s);
+}
+
 #endif
 
 /* deferred appends: audit_append returns at once inside a scope, the entry is a copy (the
@@ -477,6 +519,7 @@ int main(void)
 #ifdef PD_FAULT_INJECTION
     test_tamper();
     test_delete();
+    test_prune();
 #else
     printf("tampering tests skipped: they need a build with PD_FAULT_INJECTION (PD_SANITIZE)\n");
 #endif

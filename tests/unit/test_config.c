@@ -42,7 +42,7 @@ int main(int argc, char **argv)
         CHECK_EQ_INT(c->leads.mails_per_address, 1);
         CHECK_EQ_INT(c->mail.retry_initial_s, 60);
         CHECK_EQ_STR(c->privacy.controller, "");
-        CHECK_EQ_INT(c->privacy.audit_retention_days, 1095);
+        CHECK_EQ_INT(c->retention.audit_days, 1095);
         CHECK(strstr(c->privacy.supervisory_authority, "Berlin") != NULL);
         CHECK_EQ_INT(config_set_listen(c, "[::1]:9000", &err), PD_OK);
         CHECK_EQ_STR(c->listen_host, "::1");
@@ -98,12 +98,12 @@ int main(int argc, char **argv)
     CHECK(load_text("{\"http\": {\"cookie_secure\": 1}}", "'http.cookie_secure'"));
     CHECK(load_text("{\"log_level\": \"loud\"}", "'log_level'"));
     CHECK(load_text(
-        "{\"privacy\": {\"controller\": \"Apotheke X e.K.\", \"audit_retention_days\": 90}}",
+        "{\"privacy\": {\"controller\": \"Apotheke X e.K.\"}, \"retention\": {\"audit_days\": 90}}",
         NULL));
     CHECK(load_text("{\"privacy\": {\"handoff_retention_days\": 90}}",
                     "'privacy.handoff_retention_days'")); /* it is retention.ticket_days */
-    CHECK(load_text("{\"privacy\": {\"audit_retention_days\": \"1y\"}}",
-                    "'privacy.audit_retention_days'"));
+    CHECK(load_text("{\"retention\": {\"audit_days\": \"1y\"}}", "'retention.audit_days'"));
+    CHECK(load_text("{\"retention\": {\"audit_days\": 7}}", "'retention.audit_days'"));
     CHECK(load_text("{\"privacy\": {\"supervisory_authority\": \"\"}}",
                     "'privacy.supervisory_authority'"));
     CHECK(load_text("{\"privacy\": {\"controler\": \"x\"}}", "'privacy.controler'"));

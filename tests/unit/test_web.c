@@ -109,8 +109,9 @@ static void test_pages(web *w)
 
 static void test_privacy_from_config(void)
 {
-    web *w = open_with("{\"privacy\": {\"controller\": \"Müller & Söhne <OHG>\", "
-                       "\"audit_retention_days\": 400}, \"retention\": {\"ticket_days\": 77}, "
+    web *w = open_with("{\"privacy\": {\"controller\": \"Müller & Söhne <OHG>\"}, "
+                       "\"retention\": {\"ticket_days\": 77, "
+                       "\"audit_days\": 400}, "
                        "\"pharmacy\": {\"website\": \"\"}}");
     CHECK(w != NULL);
     if (!w)
