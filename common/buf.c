@@ -1,5 +1,6 @@
 #include "buf.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,4 +87,29 @@ void buf_free(buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+int buf_read_file(buf *out, const char *path, size_t max)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return PD_EIO;
+    char chunk[8192];
+    size_t n;
+    int ret = PD_OK;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        buf_append(out, chunk, n);
+        if (max && out->len > max) {
+            ret = PD_ETOOBIG;
+            break;
+        }
+    }
+    if (ret == PD_OK && ferror(f))
+        ret = PD_EIO;
+    int saved = errno;
+    fclose(f);
+    errno = saved;
+    if (!out->data)
+        buf_puts(out, "");
+    return ret;
 }

@@ -35,4 +35,9 @@ char *buf_steal(buf *b);
 const char *buf_cstr(const buf *b);
 void buf_free(buf *b);
 
+/* appends the whole file at path to out (afterwards out->data is never NULL). PD_EIO when it
+ * cannot be opened or read (errno kept for the caller's message), PD_ETOOBIG past max bytes
+ * (0: no limit). The callers word the error, since only they know what the file is. */
+int buf_read_file(buf *out, const char *path, size_t max);
+
 #endif

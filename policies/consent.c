@@ -34,26 +34,6 @@ static int lang_index(const char *l)
     return l && strcmp(l, "en") == 0 ? 1 : 0;
 }
 
-static int read_file(const char *path, buf *out, buf *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        buf_printf(err, "%s: cannot read: %s", path, strerror(errno));
-        return PD_EIO;
-    }
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        buf_append(out, chunk, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        buf_printf(err, "%s: cannot read", path);
-        return PD_EIO;
-    }
-    return PD_OK;
-}
-
 /* lines of a text are joined with one space: the file wraps for reading, the text is one
  * paragraph; {pharmacy_name} is replaced */
 static char *render(const char *raw, size_t len, const char *pharmacy_name, int ticket_days)
@@ -142,8 +122,10 @@ static int load_lang(consent_set *c, const char *dir, const char *lang, const ch
     buf path = {0}, data = {0};
     int ret;
     buf_printf(&path, "%s/consent.%s.txt", dir, lang);
-    if ((ret = read_file(buf_cstr(&path), &data, err)) != PD_OK)
+    if ((ret = buf_read_file(&data, buf_cstr(&path), 0)) != PD_OK) {
+        buf_printf(err, "%s: cannot read: %s", buf_cstr(&path), strerror(errno));
         goto cleanup;
+    }
     if (!text_utf8_valid(data.data ? data.data : "", data.len)) {
         buf_printf(err, "%s: not UTF-8", buf_cstr(&path));
         ret = PD_EINVAL;

@@ -34,26 +34,6 @@ struct mailtext {
     size_t n[PD_ARRAY_LEN(langs)];
 };
 
-static int read_all(const char *path, buf *out, buf *err)
-{
-    FILE *f = fopen(path, "rb");
-    char chunk[4096];
-    size_t n;
-    if (!f) {
-        buf_printf(err, "%s: cannot read: %s", path, strerror(errno));
-        return PD_EIO;
-    }
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        buf_append(out, chunk, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        buf_printf(err, "%s: cannot read", path);
-        return PD_EIO;
-    }
-    return PD_OK;
-}
-
 /* every {name} in text must be a known placeholder */
 static int check_placeholders(const char *text, const char **bad, size_t *badlen)
 {
@@ -120,8 +100,10 @@ static int load_lang(mailtext *m, size_t l, const char *dir, buf *err)
     const char *body = NULL;
     int line = 0, head = 0, ret;
     buf_printf(&path, "%s/mails.%s.txt", dir, langs[l]);
-    if ((ret = read_all(buf_cstr(&path), &data, err)) != PD_OK)
+    if ((ret = buf_read_file(&data, buf_cstr(&path), 0)) != PD_OK) {
+        buf_printf(err, "%s: cannot read: %s", buf_cstr(&path), strerror(errno));
         goto out;
+    }
     if (!text_utf8_valid(buf_cstr(&data), data.len)) {
         buf_printf(err, "%s: not UTF-8", buf_cstr(&path));
         ret = PD_EINVAL;

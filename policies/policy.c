@@ -792,24 +792,6 @@ static void parse_line(loader *L, cursor *cur, const char *s, size_t len, size_t
     }
 }
 
-static int read_file(const char *path, buf *out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return PD_EIO;
-    char tmp[8192];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        buf_append(out, tmp, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad)
-        return PD_EIO;
-    if (!out->data)
-        buf_puts(out, "");
-    return 0;
-}
-
 static void hash_file(crypto_generichash_state *st, const char *name, const buf *b)
 {
     unsigned char len8[8];
@@ -1114,7 +1096,7 @@ int policy_load(const char *dir, policy **out, buf *err)
         buf_reset(&path);
         buf_printf(&path, "%s/%s", dir, buf_cstr(&name));
         buf_reset(&data);
-        if (read_file(buf_cstr(&path), &data)) {
+        if (buf_read_file(&data, buf_cstr(&path), 0) != PD_OK) {
             if (err) {
                 buf_reset(err);
                 buf_printf(err, "%s: cannot read: %s", buf_cstr(&name), strerror(errno));

@@ -530,32 +530,6 @@ static void strip_comments(char *s, size_t n)
     }
 }
 
-static int read_file(const char *path, buf *out, buf *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        buf_printf(err, "cannot open the configuration file %s: %s", path, strerror(errno));
-        return PD_EIO;
-    }
-    char tmp[4096];
-    size_t n;
-    int ret = PD_OK;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
-        buf_append(out, tmp, n);
-        if (out->len > 1024 * 1024) {
-            buf_printf(err, "the configuration file %s is larger than 1 MiB", path);
-            ret = PD_ETOOBIG;
-            break;
-        }
-    }
-    if (ret == PD_OK && ferror(f)) {
-        buf_printf(err, "cannot read the configuration file %s", path);
-        ret = PD_EIO;
-    }
-    fclose(f);
-    return ret;
-}
-
 static int parse_into(config *c, const char *name, buf *text, buf *err)
 {
     cJSON *root = NULL;
@@ -617,7 +591,13 @@ int config_load(const char *path, config **out, buf *err)
 {
     buf text = BUF_INIT;
     int ret = PD_OK;
-    if (path && (ret = read_file(path, &text, err)) != PD_OK)
+    if (path && (ret = buf_read_file(&text, path, 1024 * 1024)) != PD_OK) {
+        if (ret == PD_ETOOBIG)
+            buf_printf(err, "the configuration file %s is larger than 1 MiB", path);
+        else
+            buf_printf(err, "cannot open the configuration file %s: %s", path, strerror(errno));
+    }
+    if (ret != PD_OK)
         goto out;
     ret = config_parse(path ? path : "defaults", path ? buf_cstr(&text) : NULL, text.len, out, err);
 out:
