@@ -7,7 +7,7 @@
 // English. Screenshots at desktop and phone width.
 // Usage: node datarights.mjs PHARMDESK_BIN REPO_DIR ARTIFACTS_DIR [--full]
 import fs from 'node:fs';
-import { apiCall, main, outboxMails, pageQuality, ready, shots, until, watch } from './lib.mjs';
+import { apiCall, focusVisible, main, outboxMails, pageQuality, ready, shots, until, watch } from './lib.mjs';
 
 const ADDR = 'betroffene@example.org';
 
@@ -114,8 +114,12 @@ await main('datarights', async ({ t, browser, start, artifacts, data }) => {
   await pageQuality(t, page, 'data/confirm');
   await shots(page, artifacts, 'datarights-confirm-export');
 
-  // the button: the export, readable, naming the address, and as a JSON file
-  await page.focus('#data-button');
+  // the button, by keyboard: the export, readable, naming the address, and as a JSON file
+  for (let i = 0; i < 10 && await page.evaluate(() => document.activeElement.id) !== 'data-button'; i++) {
+    await page.keyboard.press('Tab');
+  }
+  t.eq(await page.evaluate(() => document.activeElement.id), 'data-button', 'data/confirm: the button is reached by Tab');
+  t.check(await focusVisible(page), 'data/confirm: the focused button shows its focus');
   await page.keyboard.press('Enter');
   await page.locator('#data-result').waitFor();
   const shown = await page.locator('#data-result').innerText();
