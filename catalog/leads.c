@@ -676,6 +676,8 @@ int leads_data_request(const leads_ctx *lc, const char *email_in, enum data_requ
         goto commit; /* one mail per window: a flood helps no one */
     token_new(tok, th);
     url(&link, lc->base_url, "/data/confirm", tok);
+    /* the page names what its button will do before the click; the server decides by token */
+    buf_printf(&link, "&kind=%s", kind == DATA_EXPORT ? "export" : "erasure");
     sodium_memzero(tok, sizeof tok);
     if ((ret = lstore_request_insert(t, email, ehash, kind, lang, th, now,
                                      now + LEADS_CONFIRM_HOURS * HOUR_US)) != PD_OK)

@@ -381,6 +381,7 @@ const http_route app_routes[] = {
     {HTTP_GET, "/privacy", hw_privacy, 0, HTTP_PAGE, -1},
     {HTTP_GET, "/leads/confirm", hw_lead_confirm, 0, HTTP_PAGE, -1},
     {HTTP_GET, "/leads/withdraw", hw_lead_withdraw, 0, HTTP_PAGE, -1},
+    {HTTP_GET, "/data/confirm", hw_data_confirm, 0, HTTP_PAGE, -1},
     {HTTP_GET, "/static/{file}", hw_static, 0, HTTP_PAGE, -1},
     {HTTP_GET, "/i18n/{file}", hw_i18n, 0, HTTP_PAGE, -1},
     {HTTP_GET, "/api/v1/staff/stats/today", hw_stats_today, 0, HTTP_API, LIM_SEARCH},

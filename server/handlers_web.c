@@ -69,6 +69,11 @@ void hw_lead_withdraw(http_req *req, void *ctx)
     serve_page(req, ctx, WEB_LEAD_WITHDRAW);
 }
 
+void hw_data_confirm(http_req *req, void *ctx)
+{
+    serve_page(req, ctx, WEB_DATA_CONFIRM);
+}
+
 static void serve_asset(http_req *req, const char *dir)
 {
     const char *file = http_param(req, "file");

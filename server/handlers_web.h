@@ -16,6 +16,7 @@ void hw_staff(http_req *req, void *ctx);
 void hw_privacy(http_req *req, void *ctx);
 void hw_lead_confirm(http_req *req, void *ctx);
 void hw_lead_withdraw(http_req *req, void *ctx);
+void hw_data_confirm(http_req *req, void *ctx);
 void hw_static(http_req *req, void *ctx);
 void hw_i18n(http_req *req, void *ctx);
 void hw_stats_today(http_req *req, void *ctx);

@@ -25,6 +25,7 @@ static const struct {
     [WEB_PRIVACY] = {"pages/privacy.html", NULL},
     [WEB_LEAD_CONFIRM] = {"pages/lead.html", "confirm"},
     [WEB_LEAD_WITHDRAW] = {"pages/lead.html", "withdraw"},
+    [WEB_DATA_CONFIRM] = {"pages/data.html", NULL},
 };
 
 typedef struct rendered {
@@ -387,6 +388,7 @@ static void base_vars(const web *w, const config *cfg, int l, page_vars *pv)
     /* the periods the code deletes after, so the notice cannot drift from them */
     pv_int(pv, "handoff_days", cfg->retention.ticket_days);
     pv_int(pv, "signup_days", LEADS_UNCONFIRMED_DAYS);
+    pv_int(pv, "link_hours", LEADS_CONFIRM_HOURS);
     pv_int(pv, "audit_days", cfg->retention.audit_days);
     for (int p = 0; p < WEB_NPAGES; p++)
         if (pages[p].flag)

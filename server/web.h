@@ -26,6 +26,7 @@ enum web_page {
     WEB_PRIVACY,
     WEB_LEAD_CONFIRM,
     WEB_LEAD_WITHDRAW,
+    WEB_DATA_CONFIRM,
     WEB_NPAGES
 };
 

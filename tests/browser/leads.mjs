@@ -4,17 +4,9 @@
 // nothing, the button does), withdrawing through the link in the same mail, a back-in-stock
 // sign-up next to a product in shortage, and an invalid link explained.
 // Usage: node leads.mjs PHARMDESK_BIN REPO_DIR ARTIFACTS_DIR [--full]
-import fs from 'node:fs';
-import path from 'node:path';
-import { main, ready, shots, until, watch } from './lib.mjs';
+import { main, outboxMails, ready, shots, until, watch } from './lib.mjs';
 
-/* the mails in the outbox, decoded from quoted-printable where needed */
-function mails(data) {
-  const dir = path.join(data, 'outbox', 'new');
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir).sort().map((f) => fs.readFileSync(path.join(dir, f), 'utf8')
-    .replace(/=\r?\n/g, '').replace(/=3D/gi, '='));
-}
+const mails = outboxMails;
 
 function link(mail, action) {
   const m = mail.match(new RegExp(`https?://[^\\s"<>]+(/leads/${action}\\?token=[A-Za-z0-9_.~%-]+)`));

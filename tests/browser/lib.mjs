@@ -248,6 +248,14 @@ export async function until(fn, ms) {
   }
 }
 
+/* the mails in DATA/outbox/new/ (oldest first), decoded from quoted-printable where needed */
+export function outboxMails(data) {
+  const dir = path.join(data, 'outbox', 'new');
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir).sort().map((f) => fs.readFileSync(path.join(dir, f), 'utf8')
+    .replace(/=\r?\n/g, '').replace(/=3D/gi, '='));
+}
+
 export function cleanup(dir) {
   fs.rmSync(dir, { recursive: true, force: true });
 }

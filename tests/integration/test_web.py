@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """Integration tests of the pages and assets pharmdesk serves (/, /widget, /staff, /privacy,
-/leads/confirm, /leads/withdraw, /static/*, /i18n/*) and of GET /api/v1/staff/stats/today,
-against the real binary with a real data folder. Usage: test_web.py PHARMDESK_BIN REPO_DIR"""
+/leads/confirm, /leads/withdraw, /data/confirm, /static/*, /i18n/*) and of GET
+/api/v1/staff/stats/today, against the real binary with a real data folder; the data-rights
+pages: the request form on /privacy, and /data/confirm changes nothing on GET (the mailed
+token still works after the page was opened, and only once).
+Usage: test_web.py PHARMDESK_BIN REPO_DIR"""
+import email
+import email.policy
 import json
 import os
 import re
@@ -11,7 +16,7 @@ import time
 from pdserver import Checks, Server, cleanup, make_data, run, tmpdir
 from deskutil import Staff, add_staff
 
-PAGES = ["/", "/widget", "/staff", "/privacy", "/leads/confirm", "/leads/withdraw"]
+PAGES = ["/", "/widget", "/staff", "/privacy", "/leads/confirm", "/leads/withdraw", "/data/confirm"]
 CONTROLLER = "Müller & Söhne <Apotheken-OHG>"
 
 
@@ -23,6 +28,30 @@ def keys(o, prefix=""):
         else:
             out.add(prefix + k)
     return out
+
+
+def data_link(data, addr, timeout=15):
+    """the path of the /data/confirm link in the newest mail to addr in DATA/outbox/new"""
+    d = os.path.join(data, "outbox", "new")
+    end = time.time() + timeout
+    while time.time() < end:
+        for f in sorted(os.listdir(d), reverse=True) if os.path.isdir(d) else []:
+            with open(os.path.join(d, f), "rb") as fh:
+                m = email.message_from_bytes(fh.read(), policy=email.policy.default)
+            if m["To"] != addr:
+                continue
+            body = m.get_body(preferencelist=("plain",)).get_content()
+            found = re.search(r"https?://[^\s/]+(/data/confirm\?token=[A-Za-z0-9_-]+&kind=[a-z]+)", body)
+            if found:
+                return found.group(1)
+        time.sleep(0.1)
+    return None
+
+
+def tag(html, id_):
+    """the opening tag of the element with this id, or ''"""
+    m = re.search(r'<[a-z]+\b[^>]*\bid="%s"[^>]*>' % re.escape(id_), html)
+    return m.group(0) if m else ""
 
 
 def main():
@@ -102,12 +131,66 @@ def main():
         s, h, b = srv.request("GET", "/privacy?lang=en")
         t.check("42 days after" in b.decode() and "Your rights" in b.decode(), "privacy: English")
 
+        # --- the data-rights request form on /privacy: labelled, both kinds, its script
+        for lang, words in (("de", ("Auskunft", "Löschung", "48 Stunden")),
+                            ("en", ("Access", "Erasure", "48 hours"))):
+            s, h, b = srv.request("GET", f"/privacy?lang={lang}")
+            html = b.decode()
+            t.check('<form id="data-request-form"' in html, f"privacy ({lang}): the request form")
+            for id_ in ("data-request-email", "data-request-export", "data-request-erasure"):
+                t.check(f'<label for="{id_}">' in html and tag(html, id_), f"privacy ({lang}): {id_} has a label")
+            t.check('type="email"' in tag(html, "data-request-email"), f"privacy ({lang}): an e-mail field")
+            t.check('type="radio"' in tag(html, "data-request-export") and
+                    'type="radio"' in tag(html, "data-request-erasure"), f"privacy ({lang}): radio buttons")
+            t.check('<script src="/static/datarights.js" defer></script>' in html, f"privacy ({lang}): its script")
+            t.check(all(w in html for w in words), f"privacy ({lang}): the form's texts {words}")
+            t.check('role="status"' in tag(html, "data-request-done") and "hidden" in tag(html, "data-request-done"),
+                    f"privacy ({lang}): the 'check your mail' state waits, announced")
+
+        # --- /data/confirm: explains, names the contact, changes nothing on GET
+        for lang, words in (("de", ("Auskunft nach Art. 15", "nicht rückgängig", "48 Stunden und nur einmal")),
+                            ("en", ("access under Art. 15", "cannot be undone", "48 hours and only once"))):
+            s, h, b = srv.request("GET", f"/data/confirm?token=abc&kind=export&lang={lang}")
+            html = b.decode()
+            t.eq(s, 200, f"data/confirm ({lang}): status")
+            t.check(all(w in html for w in words), f"data/confirm ({lang}): explains both kinds and the link's life")
+            t.check('<form id="data-action"' in html and '<button type="submit" id="data-button"' in html,
+                    f"data/confirm ({lang}): the button")
+            t.check("mailto:datenschutz@apotheke-am-markt.example" in html, f"data/confirm ({lang}): the privacy contact")
+            t.check('name="robots" content="noindex"' in html, f"data/confirm ({lang}): not indexed")
+            t.check('role="alert"' in tag(html, "data-error") and 'role="status"' in tag(html, "data-result"),
+                    f"data/confirm ({lang}): result and errors are announced")
+        addr = "auskunft.web@example.org"
+        s, h, b = srv.request("POST", "/api/v1/data-requests", {"email": addr, "kind": "export", "lang": "de"})
+        t.eq((s, b), (202, {"status": "pending_confirmation"}), "data request")
+        s, h, b = srv.request("POST", "/api/v1/data-requests", {"email": "niemand.web@example.org", "kind": "erasure"})
+        t.eq((s, b), (202, {"status": "pending_confirmation"}), "data request for an unknown address: the same answer")
+        path = data_link(data, addr)
+        t.check(path, "the data mail links to /data/confirm and names the kind")
+        if path:
+            t.check(path.endswith("&kind=export"), f"the link names the export: {path[-20:]}")
+            for _ in range(3):
+                s, h, b = srv.request("GET", path)
+                t.eq(s, 200, "GET /data/confirm with the mailed token")
+            s, h, b = srv.request("HEAD", path)
+            t.eq(s, 200, "HEAD /data/confirm")
+            token = re.search(r"token=([A-Za-z0-9_-]+)", path).group(1)
+            s, h, b = srv.request("POST", "/api/v1/data-requests/confirm", {"token": token})
+            t.eq((s, b.get("status") if isinstance(b, dict) else b), (200, "exported"),
+                 "after three GETs of the page the token still works: a GET changed nothing")
+            t.eq(b.get("data", {}).get("email") if isinstance(b, dict) else None, addr, "the export names the address")
+            s, h, b = srv.request("POST", "/api/v1/data-requests/confirm", {"token": token})
+            t.eq(s, 410, "the link works once")
+        s, h, b = srv.request("POST", "/data/confirm", body="{}", headers={"Content-Type": "application/json"})
+        t.eq(s, 405, "POST /data/confirm: the page takes no POST (the API does)")
+
         # --- assets
         for path, ctype in [("/static/app.css", "text/css; charset=utf-8"),
                             ("/static/common.js", "text/javascript; charset=utf-8"),
                             ("/static/inquiry.js", "text/javascript; charset=utf-8"),
                             ("/static/staff.js", "text/javascript; charset=utf-8"),
                             ("/static/lead.js", "text/javascript; charset=utf-8"),
+                            ("/static/datarights.js", "text/javascript; charset=utf-8"),
                             ("/static/embed.js", "text/javascript; charset=utf-8"),
                             ("/static/favicon.svg", "image/svg+xml"),
                             ("/i18n/de.json", "application/json; charset=utf-8")]:

@@ -392,6 +392,9 @@ static void test_export_erase(void)
     CHECK(strstr(buf_cstr(&msg), "Art. 17") != NULL);
     CHECK(strstr(buf_cstr(&msg), "List-Unsubscribe") == NULL);
     token_after(buf_cstr(&msg), "/data/confirm", dtok);
+    /* the link names its kind for the page's explanation (the token decides) */
+    CHECK(strstr(buf_cstr(&msg), dtok) != NULL &&
+          strncmp(strstr(buf_cstr(&msg), dtok) + LEADS_TOKEN_LEN, "&kind=erasure", 13) == 0);
     data_request_rec r;
     CHECK_EQ_INT(leads_data_token(&lc, dtok, &r, &tr), PD_OK);
     CHECK_EQ_INT(tr, LEADS_OK);

@@ -91,5 +91,15 @@
     return /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]+$/.test(s) && s.length <= 254;
   }
 
-  window.PD = { lang, t, ready, api, errorCode, errorText, el, showError, nextId, validEmail };
+  /* a mailed link's page: the language switch keeps the link's parameters (token, …) */
+  function keepParams(names) {
+    const sw = document.getElementById('lang-switch');
+    const here = new URLSearchParams(window.location.search);
+    if (!sw) return;
+    const u = new URL(sw.getAttribute('href'), window.location.href);
+    for (const n of names) if (here.get(n)) u.searchParams.set(n, here.get(n));
+    sw.setAttribute('href', u.pathname + u.search);
+  }
+
+  window.PD = { lang, t, ready, api, errorCode, errorText, el, showError, nextId, validEmail, keepParams };
 })();

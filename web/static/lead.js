@@ -11,13 +11,7 @@
   const token = new URLSearchParams(window.location.search).get('token') || '';
 
   window.PD.ready.then(() => {
-    /* the language switch keeps the token */
-    const sw = document.getElementById('lang-switch');
-    if (token && sw) {
-      const u = new URL(sw.getAttribute('href'), window.location.href);
-      u.searchParams.set('token', token);
-      sw.setAttribute('href', u.pathname + u.search);
-    }
+    window.PD.keepParams(['token']);
     if (!token) {
       form.querySelector('button').disabled = true;
       showError(err, t('lead.no_token'));
