@@ -351,7 +351,7 @@ def lead_tokens(srv, data, addr):
     return link(text, "/leads/confirm") or "", link(text, "/leads/withdraw") or ""
 
 
-def prepare(t, srv, binary, data, unknown):
+def prepare(t, srv, data, unknown):
     """staff sessions, tickets and lead tokens for REQUESTS: the values of its "{name}"s, all of
     them canaries too"""
     v = {"unknown": unknown}
@@ -393,7 +393,7 @@ def body(t, binary, repo, tmp, *_):
     logs = []
     with open(os.path.join(repo, "catalog/demo/catalog.csv"), encoding="utf-8") as f:
         unknown = valid_pzn_not_in({line.split(",")[0] for line in f})
-    values = prepare(t, srv, binary, data, unknown)
+    values = prepare(t, srv, data, unknown)
 
     for what, method, path, headers, body, want, *want_headers in REQUESTS:
         status, hdrs, raw = send(srv, method, path, headers, body, values)
