@@ -33,7 +33,7 @@ import time
 from deskutil import CONSENT, add_staff
 from pdserver import Server, make_data, run, run_test, write_config
 
-ROUNDS = int(os.environ.get("PD_CRASH_ROUNDS", "20"))
+ROUNDS = int(os.environ.get("PD_CRASH_ROUNDS", "16"))
 CLIENTS = 4
 STAFF, STAFF_PW = "kira", "kira-passwort-crash-1"
 MESSAGES = ["Haben Sie Ibuprofen 400 vorrätig?", "Wann haben Sie am Samstag geöffnet?",
