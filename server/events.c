@@ -232,8 +232,9 @@ void events_stream(events_hub *h, http_req *req, const char *last_event_id,
                    const unsigned char session[32])
 {
     long long last = 0, from = 0;
-    if (tickets_events_last(h->store, &last) != PD_OK) {
-        http_reply_error(req, 503, "unavailable", "The event log does not answer; retry.");
+    int rc = tickets_events_last(h->store, &last);
+    if (rc != PD_OK) {
+        http_reply_store_error(req, rc); /* 503 with Retry-After */
         return;
     }
     /* replay what the client missed; an id from the future (another data folder) counts as

@@ -40,10 +40,7 @@ static cJSON *product_json(const product *p)
 
 static void reply_store_error(http_req *req, int err)
 {
-    if (err == PD_EBUSY || err == PD_EFULL)
-        http_reply_store_error(req, err); /* 503 with Retry-After */
-    else
-        http_reply_error(req, 500, "internal", "Internal error, please retry.");
+    http_reply_store_failure(req, err); /* 503 with Retry-After when full or busy */
 }
 
 static void h_health(http_req *req, void *ctx)

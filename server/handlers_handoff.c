@@ -13,12 +13,10 @@
 #include "jsonin.h"
 #include "text.h"
 
+/* a full disk is 503 storage_full and a busy store 503 busy, both with Retry-After */
 void desk_reply_store_error(http_req *req, int err)
 {
-    if (err == PD_EBUSY)
-        http_reply_error(req, 503, "busy", "The service is busy; please retry in a moment.");
-    else
-        http_reply_error(req, 500, "internal", "Internal error, please retry.");
+    http_reply_store_failure(req, err);
 }
 
 static int limited(http_req *req, app *a, enum desk_limit which)

@@ -14,12 +14,10 @@
 #define MAX_PAGE 200
 #define MAX_TOKEN 128
 
+/* a full disk is 503 storage_full and a busy store 503 busy, both with Retry-After */
 static void store_error(http_req *req, int err)
 {
-    if (err == PD_EBUSY)
-        http_reply_error(req, 503, "busy", "The service is busy; please retry in a moment.");
-    else
-        http_reply_error(req, 500, "internal", "Internal error, please retry.");
+    http_reply_store_failure(req, err);
 }
 
 static void reply_status(http_req *req, int code, const char *status)

@@ -161,6 +161,14 @@ void http_reply_store_error(http_req *req, int err)
     }
 }
 
+void http_reply_store_failure(http_req *req, int err)
+{
+    if (err == PD_EFULL || err == PD_EBUSY)
+        http_reply_store_error(req, err);
+    else
+        http_reply_error(req, 500, "internal", "Internal error, please retry.");
+}
+
 /* ---- streamed responses (server-sent events) ---------------------------------------------- */
 
 struct http_stream {

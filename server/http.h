@@ -74,6 +74,9 @@ void http_reply_error(http_req *req, int status, const char *code, const char *m
 /* 503 with Retry-After for a store or audit error: "storage_full" for PD_EFULL (the disk or
  * the database is full), "busy" for PD_EBUSY, "unavailable" otherwise */
 void http_reply_store_error(http_req *req, int err);
+/* a failed store call as its answer: PD_EFULL and PD_EBUSY as http_reply_store_error (503 with
+ * Retry-After, which a client may retry), any other error 500 "internal" */
+void http_reply_store_failure(http_req *req, int err);
 void http_reply_raw(http_req *req, int status, const char *content_type, const void *data,
                     size_t len);
 void http_add_header(http_req *req, const char *name, const char *value);
