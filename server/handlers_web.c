@@ -154,8 +154,7 @@ void hw_stats_today(http_req *req, void *ctx)
     hw_local_day(time(NULL), date, from, to);
     int rc = store_audit_foreach_since(a->store, from, count_entry, &c);
     if (rc != PD_OK) {
-        http_reply_error(req, rc == PD_EBUSY ? 503 : 500, rc == PD_EBUSY ? "busy" : "internal",
-                         "The statistics cannot be read right now; please retry.");
+        http_reply_store_failure(req, rc);
         return;
     }
     cJSON *o = cJSON_CreateObject();

@@ -140,9 +140,7 @@ REQUESTS = [
     ("queue bad status", "GET", "/api/v1/staff/handoffs?status=lost", ANNA, None, 400),
     ("queue without cookie", "GET", "/api/v1/staff/handoffs", {}, None, 401),
     ("stats today", "GET", "/api/v1/staff/stats/today", ANNA, None, 200),
-    # TODO(lead): 401 once hw_stats_today (handlers_web.c) requires the staff session; it
-    # answers the day's counts (no personal data) to anyone until then
-    ("stats without cookie", "GET", "/api/v1/staff/stats/today", {}, None, None),
+    ("stats without cookie", "GET", "/api/v1/staff/stats/today", {}, None, 401),
     ("events without cookie", "GET", "/api/v1/staff/events", {}, None, 401),
     ("claim without CSRF", "POST", "/api/v1/staff/handoffs/{t1}/claim", ANNA, None, 403),
     ("claim wrong CSRF", "POST", "/api/v1/staff/handoffs/{t1}/claim",
