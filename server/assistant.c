@@ -200,6 +200,11 @@ int assistant_answer(app *a, const char *client, const char *text, size_t len,
     int ret = PD_OK;
 
     memset(out, 0, sizeof *out);
+    /* a reply of a few sentences and the disclosure: one allocation each, not a doubling series */
+    buf_reserve(&out->reply, 512);
+    buf_reserve(&out->disclosure, 512);
+    buf_reset(&out->reply); /* reserved, still empty: "" */
+    buf_reset(&out->disclosure);
     policy_classify(a->policy, text, len, &out->res);
     orderno_find(text, len, out->order_number);
 

@@ -326,6 +326,7 @@ static void h_inquiry(http_req *req, void *ctx)
     buf text = BUF_INIT;
     jsonw w;
     buf_reserve(&text, 2048); /* an answer naming a few products, in one allocation */
+    buf_reset(&text);
     jsonw_init(&w, &text);
     jsonw_object(&w);
     jsonw_key(&w, "conversation");

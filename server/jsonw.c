@@ -63,41 +63,37 @@ void jsonw_end(jsonw *w)
 /* what a byte becomes in a JSON string as cJSON prints it: 0 itself, 'u' \u00XX, else \ and
  * that letter */
 static const char escape_of[256] = {
-    ['\0'] = 'u', [1] = 'u',    [2] = 'u',    [3] = 'u',    [4] = 'u',   [5] = 'u',    [6] = 'u',
-    [7] = 'u',    ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', [11] = 'u',  ['\f'] = 'f', ['\r'] = 'r',
-    [14] = 'u',   [15] = 'u',   [16] = 'u',   [17] = 'u',   [18] = 'u',  [19] = 'u',   [20] = 'u',
-    [21] = 'u',   [22] = 'u',   [23] = 'u',   [24] = 'u',   [25] = 'u',  [26] = 'u',   [27] = 'u',
-    [28] = 'u',   [29] = 'u',   [30] = 'u',   [31] = 'u',   ['"'] = '"', ['\\'] = '\\'};
+    [1] = 'u',    [2] = 'u',    [3] = 'u',    [4] = 'u',   [5] = 'u',    [6] = 'u',    [7] = 'u',
+    ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', [11] = 'u',  ['\f'] = 'f', ['\r'] = 'r', [14] = 'u',
+    [15] = 'u',   [16] = 'u',   [17] = 'u',   [18] = 'u',  [19] = 'u',   [20] = 'u',   [21] = 'u',
+    [22] = 'u',   [23] = 'u',   [24] = 'u',   [25] = 'u',  [26] = 'u',   [27] = 'u',   [28] = 'u',
+    [29] = 'u',   [30] = 'u',   [31] = 'u',   ['"'] = '"', ['\\'] = '\\'};
 
 void jsonw_put_string(buf *out, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    /* written through a block on the stack: a few appends per string, not one per byte */
-    char blk[512];
-    size_t n = 0;
-    if (!s)
-        s = "";
-    blk[n++] = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (n > sizeof blk - 8) {
-            buf_append(out, blk, n);
-            n = 0;
-        }
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    buf_append(out, "\"", 1);
+    for (;;) {
+        /* the bytes that stay as they are, in one piece */
+        const unsigned char *run = p;
+        while (*p && !escape_of[*p])
+            p++;
+        if (p > run)
+            buf_append(out, run, (size_t)(p - run));
+        if (!*p)
+            break;
         char e = escape_of[*p];
-        if (!e) {
-            blk[n++] = (char)*p;
-        } else if (e != 'u') {
-            blk[n++] = '\\';
-            blk[n++] = e;
+        if (e != 'u') {
+            char esc[2] = {'\\', e};
+            buf_append(out, esc, 2);
         } else {
-            memcpy(blk + n, "\\u00", 4);
-            blk[n + 4] = hex[*p >> 4];
-            blk[n + 5] = hex[*p & 15];
-            n += 6;
+            char u[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
+            buf_append(out, u, 6);
         }
+        p++;
     }
-    blk[n++] = '"';
-    buf_append(out, blk, n);
+    buf_append(out, "\"", 1);
 }
 
 void jsonw_key(jsonw *w, const char *key)
