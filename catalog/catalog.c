@@ -12,6 +12,11 @@
 /* an index shared by the queries that hold a reference; freed by the last one out */
 typedef struct ixref {
     search_index *ix;
+    /* the products of this generation, sorted by PZN: what a search answers with, so that a
+     * search or an inquiry reads nothing from the store (an import bumps the generation and
+     * brings a fresh index with fresh rows, stock and prices) */
+    product **rows;
+    size_t nrows, caprows;
     long long generation;
     int refs;
 } ixref;
@@ -26,8 +31,43 @@ struct catalog {
 
 static int add_cb(const product *p, void *arg)
 {
-    search_add(arg, p);
+    ixref *r = arg;
+    search_add(r->ix, p);
+    if (r->nrows == r->caprows) {
+        r->caprows = r->caprows ? r->caprows * 2 : 1024;
+        r->rows = pd_xreallocarray(r->rows, r->caprows, sizeof *r->rows);
+    }
+    r->rows[r->nrows++] = product_dup(p);
     return 0;
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+    uint32_t x = (*(product *const *)a)->pzn, y = (*(product *const *)b)->pzn;
+    return x < y ? -1 : x > y;
+}
+
+static void ixref_free(ixref *r)
+{
+    search_free(r->ix);
+    for (size_t i = 0; i < r->nrows; i++)
+        free(r->rows[i]);
+    free(r->rows);
+    free(r);
+}
+
+/* the snapshot's row for pzn, or NULL */
+static const product *row_of(const ixref *r, uint32_t pzn)
+{
+    size_t lo = 0, hi = r->nrows;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->rows[mid]->pzn < pzn)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < r->nrows && r->rows[lo]->pzn == pzn ? r->rows[lo] : NULL;
 }
 
 static int build(store *s, ixref **out)
@@ -36,14 +76,15 @@ static int build(store *s, ixref **out)
     int ret = store_catalog_generation(s, &gen);
     if (ret != PD_OK)
         return ret;
-    search_index *ix = search_new();
-    if ((ret = store_products_foreach(s, add_cb, ix)) != PD_OK) {
-        search_free(ix);
+    ixref *r = pd_xcalloc(1, sizeof *r);
+    r->ix = search_new();
+    if ((ret = store_products_foreach(s, add_cb, r)) != PD_OK) {
+        ixref_free(r);
         return ret;
     }
-    search_finish(ix);
-    ixref *r = pd_xcalloc(1, sizeof *r);
-    r->ix = ix;
+    search_finish(r->ix);
+    search_index *ix = r->ix;
+    qsort(r->rows, r->nrows, sizeof *r->rows, cmp_row);
     r->generation = gen;
     r->refs = 1; /* the catalog's own reference */
     *out = r;
@@ -57,10 +98,8 @@ static void unref(catalog *c, ixref *r)
     pthread_mutex_lock(&c->lock);
     int last = --r->refs == 0;
     pthread_mutex_unlock(&c->lock);
-    if (last) {
-        search_free(r->ix);
-        free(r);
-    }
+    if (last)
+        ixref_free(r);
 }
 
 int catalog_open(store *s, catalog **out, buf *err)
@@ -166,25 +205,31 @@ int catalog_get(catalog *c, uint32_t pzn, product **out)
     return store_product_get(c->s, pzn, out);
 }
 
-/* ranked hits from the current index; the index may be swapped meanwhile, the hits stay valid */
-static size_t hits_of(catalog *c, const char *q, size_t len, size_t limit, search_hit *hits)
+/* the current index, with a reference held: give it back with unref */
+static ixref *current(catalog *c)
 {
-    if (limit > CATALOG_MAX_RESULTS)
-        limit = CATALOG_MAX_RESULTS;
     maybe_refresh(c);
     pthread_mutex_lock(&c->lock);
     ixref *r = c->cur;
     r->refs++;
     pthread_mutex_unlock(&c->lock);
-    size_t nh = search_query(r->ix, q, len, hits, limit);
-    unref(c, r);
-    return nh;
+    return r;
+}
+
+/* ranked hits from index r */
+static size_t hits_of(ixref *r, const char *q, size_t len, size_t limit, search_hit *hits)
+{
+    if (limit > CATALOG_MAX_RESULTS)
+        limit = CATALOG_MAX_RESULTS;
+    return search_query(r->ix, q, len, hits, limit);
 }
 
 int catalog_match(catalog *c, const char *q, size_t len, size_t limit, uint32_t *pzns, size_t *n)
 {
     search_hit hits[CATALOG_MAX_RESULTS];
-    size_t nh = hits_of(c, q, len, limit, hits);
+    ixref *r = current(c);
+    size_t nh = hits_of(r, q, len, limit, hits);
+    unref(c, r);
     for (size_t i = 0; i < nh; i++)
         pzns[i] = hits[i].pzn;
     *n = nh;
@@ -200,21 +245,18 @@ int catalog_search_close(catalog *c, const char *q, size_t len, size_t limit, fl
                          product **out, size_t *n)
 {
     search_hit hits[CATALOG_MAX_RESULTS];
-    uint32_t pzns[CATALOG_MAX_RESULTS];
-    product *rows[CATALOG_MAX_RESULTS];
 
     *n = 0;
-    size_t nh = hits_of(c, q, len, limit, hits);
-
+    ixref *r = current(c);
+    size_t nh = hits_of(r, q, len, limit, hits);
     while (nh > 1 && min_rel > 0 && hits[nh - 1].score < min_rel * hits[0].score)
         nh--;
-    for (size_t i = 0; i < nh; i++)
-        pzns[i] = hits[i].pzn;
-    int ret = store_products_get(c->s, pzns, nh, rows);
-    if (ret != PD_OK)
-        return ret;
-    for (size_t i = 0; i < nh; i++)
-        if (rows[i])
-            out[(*n)++] = rows[i];
+    /* the rows of the index's own generation: the same catalog the hits were ranked on */
+    for (size_t i = 0; i < nh; i++) {
+        const product *p = row_of(r, hits[i].pzn);
+        if (p)
+            out[(*n)++] = product_dup(p);
+    }
+    unref(c, r);
     return PD_OK;
 }

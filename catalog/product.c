@@ -88,3 +88,29 @@ int order_status_parse(const char *s, enum order_status *out)
     *out = (enum order_status)i;
     return PD_OK;
 }
+
+product *product_dup(const product *p)
+{
+    const char *src[7] = {p->name,     p->manufacturer, p->active_ingredient,
+                          p->strength, p->dosage_form,  p->pack_size,
+                          p->aliases};
+    size_t len[7], total = sizeof(product);
+    for (int i = 0; i < 7; i++) {
+        if (!src[i])
+            src[i] = "";
+        len[i] = strlen(src[i]);
+        total += len[i] + 1;
+    }
+    product *d = pd_xmalloc(total);
+    *d = *p;
+    const char **dst[7] = {&d->name,     &d->manufacturer, &d->active_ingredient,
+                           &d->strength, &d->dosage_form,  &d->pack_size,
+                           &d->aliases};
+    char *mem = (char *)(d + 1);
+    for (int i = 0; i < 7; i++) {
+        memcpy(mem, src[i], len[i] + 1);
+        *dst[i] = mem;
+        mem += len[i] + 1;
+    }
+    return d;
+}

@@ -64,6 +64,8 @@ int dispensing_parse(const char *s, enum dispensing *out);
 const char *supply_name(enum supply s);
 int supply_parse(const char *s, enum supply *out);
 enum availability product_availability(const product *p);
+/* a copy of p and its strings in one allocation (free() it); NULL strings become "" */
+product *product_dup(const product *p);
 const char *availability_name(enum availability a);
 const char *order_status_name(enum order_status s);
 int order_status_parse(const char *s, enum order_status *out);

@@ -3,7 +3,7 @@
  * and then read by many threads. It finds products from what customers type: a PZN in any
  * spelling, names, aliases and active ingredients folded (ä = ae = a, ß = ss), typos, word
  * prefixes and compound heads ("Hustensaftvorrat"), strengths ("400 mg") and pack sizes
- * ("50 Stück", "N2"). It returns ranked PZNs; callers read current stock from the store.
+ * ("50 Stück", "N2"). It returns ranked PZNs (catalog.c keeps the rows that go with them).
  */
 #ifndef PD_SEARCH_H
 #define PD_SEARCH_H

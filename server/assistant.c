@@ -13,17 +13,16 @@
 /* a reply names the products that fit nearly as well as the best one */
 #define ASSISTANT_CLOSE 0.8f
 
-static void vars_init(app *a, const char *lang, buf *hours, policy_vars *v)
+static void vars_init(app *a, const char *lang, policy_vars *v)
 {
     const config *cfg = a->cfg;
-    config_hours_text(cfg, lang, hours);
     memset(v, 0, sizeof *v);
     v->pharmacy_name = cfg->pharmacy.name;
     v->pharmacy_phone = cfg->pharmacy.phone;
     v->poison_name = cfg->poison_control.name;
     v->poison_phone = cfg->poison_control.phone;
     v->emergency_url = cfg->emergency_service_url;
-    v->hours = buf_cstr(hours);
+    v->hours = config_hours_line(cfg, lang);
 }
 
 /* appends the template key, rendered, as a sentence of its own */
@@ -121,9 +120,9 @@ int assistant_order_lookup(app *a, const char *client, const char *conversation,
 
 void assistant_status_text(app *a, const order *o, const char *lang, buf *out)
 {
-    buf key = BUF_INIT, hours = BUF_INIT;
+    buf key = BUF_INIT;
     policy_vars v;
-    vars_init(a, lang, &hours, &v);
+    vars_init(a, lang, &v);
     v.expected = o->expected;
     v.note = o->note;
     buf_printf(&key, "order.status.%s", order_status_name(o->status));
@@ -135,7 +134,6 @@ void assistant_status_text(app *a, const order *o, const char *lang, buf *out)
              o->status != ORDER_CANCELLED && o->status != ORDER_READY_FOR_PICKUP)
         say(a, "order.expected", lang, &v, out);
     buf_free(&key);
-    buf_free(&hours);
 }
 
 /* the order flow of a conversation: ask for the number and the postcode, verify, tell */
@@ -197,12 +195,16 @@ int assistant_classify(app *a, const char *text, size_t len, policy_result *res,
 int assistant_answer(app *a, const char *client, const char *text, size_t len,
                      const char *conversation, const char *lang, assistant_out *out)
 {
-    buf hours = BUF_INIT;
     policy_vars v;
     char postcode[6];
     int ret = PD_OK;
 
     memset(out, 0, sizeof *out);
+    /* a reply of a few sentences and the disclosure: one allocation each, not a doubling series */
+    buf_reserve(&out->reply, 512);
+    buf_reserve(&out->disclosure, 512);
+    buf_reset(&out->reply); /* reserved, still empty: "" */
+    buf_reset(&out->disclosure);
     policy_classify(a->policy, text, len, &out->res);
     orderno_find(text, len, out->order_number);
 
@@ -232,7 +234,7 @@ int assistant_answer(app *a, const char *client, const char *text, size_t len,
     if (lang)
         snprintf(out->convo.lang, sizeof out->convo.lang, "%s", lang);
     snprintf(out->lang, sizeof out->lang, "%s", out->convo.lang);
-    vars_init(a, out->lang, &hours, &v);
+    vars_init(a, out->lang, &v);
 
     const policy_result *r = &out->res;
     if (out->handoff_active) {
@@ -324,7 +326,6 @@ decided:
     e.detail = out->handoff_active ? "handoff=active" : "";
     ret = audit_append(a->audit, &e);
 out:
-    buf_free(&hours);
     if (ret != PD_OK)
         assistant_out_free(out);
     return ret;

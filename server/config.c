@@ -562,6 +562,8 @@ out:
     return ret;
 }
 
+static void hours_lines(config *c);
+
 int config_parse(const char *name, const char *text, size_t len, config **out, buf *err)
 {
     config *c = pd_xcalloc(1, sizeof *c);
@@ -579,6 +581,7 @@ int config_parse(const char *name, const char *text, size_t len, config **out, b
         ret = PD_EINVAL;
         goto out;
     }
+    hours_lines(c);
     *out = c;
     c = NULL;
 out:
@@ -636,6 +639,8 @@ void config_free(config *c)
             list_free((config_list *)field);
     }
     free(c->listen_host);
+    free(c->hours_line[0]);
+    free(c->hours_line[1]);
     free(c);
 }
 
@@ -653,4 +658,21 @@ void config_hours_text(const config *cfg, const char *lang, buf *out)
             buf_printf(out, "%s%02d:%02d–%02d:%02d", i ? ", " : "", h->span[i].open / 60,
                        h->span[i].open % 60, h->span[i].close / 60, h->span[i].close % 60);
     }
+}
+
+/* the hours never change after loading: every reply that names them uses these two lines */
+static void hours_lines(config *c)
+{
+    static const char *const langs[2] = {"de", "en"};
+    for (int i = 0; i < 2; i++) {
+        buf b = BUF_INIT;
+        config_hours_text(c, langs[i], &b);
+        c->hours_line[i] = pd_xstrdup(buf_cstr(&b));
+        buf_free(&b);
+    }
+}
+
+const char *config_hours_line(const config *cfg, const char *lang)
+{
+    return cfg->hours_line[lang && strcmp(lang, "en") == 0 ? 1 : 0];
 }

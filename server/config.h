@@ -86,6 +86,8 @@ typedef struct config {
         int audit_days; /* audit entries older than this are pruned from the chain's start */
         int interval_s;
     } retention;
+    /* the opening hours as customers read them, formatted once when loaded: [0] "de", [1] "en" */
+    char *hours_line[2];
 } config;
 
 extern const char *const config_weekdays[7]; /* "mon" .. "sun" */
@@ -101,5 +103,7 @@ void config_free(config *c);
 /* the opening hours as one line for customers: "Mo 08:00–18:30; …; So geschlossen" ("en":
  * "Mon …; Sun closed") */
 void config_hours_text(const config *cfg, const char *lang, buf *out);
+/* the same line, formatted once when the configuration was loaded (no work per call) */
+const char *config_hours_line(const config *cfg, const char *lang);
 
 #endif

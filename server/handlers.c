@@ -11,6 +11,7 @@
 #include "handlers_web.h"
 #include "handlers_desk.h"
 #include "jsonin.h"
+#include "jsonw.h"
 #include "orderno.h"
 #include "log.h"
 #include "pd.h"
@@ -36,6 +37,37 @@ static cJSON *product_json(const product *p)
     cJSON_AddNumberToObject(o, "price_eur", (double)p->price_cents / 100.0);
     cJSON_AddStringToObject(o, "availability", availability_name(product_availability(p)));
     return o;
+}
+
+/* product_json's text, written directly (the inquiry's answer) */
+static void product_write(jsonw *w, const product *p)
+{
+    char pzn[9];
+    pzn_format(p->pzn, pzn);
+    jsonw_object(w);
+    jsonw_key(w, "pzn");
+    jsonw_string(w, pzn);
+    jsonw_key(w, "name");
+    jsonw_string(w, p->name);
+    jsonw_key(w, "manufacturer");
+    jsonw_string(w, p->manufacturer);
+    jsonw_key(w, "active_ingredient");
+    jsonw_string(w, p->active_ingredient);
+    jsonw_key(w, "strength");
+    jsonw_string(w, p->strength);
+    jsonw_key(w, "dosage_form");
+    jsonw_string(w, p->dosage_form);
+    jsonw_key(w, "pack_size");
+    jsonw_string(w, p->pack_size);
+    jsonw_key(w, "dispensing");
+    jsonw_string(w, dispensing_name(p->dispensing));
+    jsonw_key(w, "prescription_required");
+    jsonw_bool(w, p->dispensing == DISPENSING_RX);
+    jsonw_key(w, "price_eur");
+    jsonw_cents(w, p->price_cents);
+    jsonw_key(w, "availability");
+    jsonw_string(w, availability_name(product_availability(p)));
+    jsonw_end(w);
 }
 
 static void reply_store_error(http_req *req, int err)
@@ -285,49 +317,95 @@ static void h_inquiry(http_req *req, void *ctx)
                          "The assistant cannot answer right now; please try again or call us.");
         return;
     }
+    /* written as text directly (server/jsonw.c): the same bytes cJSON would print for the
+     * tree, without one allocation per node; the busiest answer of the service */
     const policy_result *r = &out.res;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "conversation", out.convo.id);
-    cJSON_AddStringToObject(o, "decision", policy_decision_name(r->decision));
-    cJSON_AddStringToObject(o, "intent", policy_intent_name(r->intent));
-    cJSON_AddBoolToObject(o, "health_data", r->health_data);
-    cJSON_AddStringToObject(o, "reply", buf_cstr(&out.reply));
-    cJSON_AddStringToObject(o, "disclosure", buf_cstr(&out.disclosure));
-    cJSON_AddStringToObject(o, "lang", out.lang);
-    cJSON *arr = cJSON_AddArrayToObject(o, "products");
+    buf text = BUF_INIT;
+    jsonw w;
+    buf_reserve(&text, 2048); /* an answer naming a few products, in one allocation */
+    buf_reset(&text);
+    jsonw_init(&w, &text);
+    jsonw_object(&w);
+    jsonw_key(&w, "conversation");
+    jsonw_string(&w, out.convo.id);
+    jsonw_key(&w, "decision");
+    jsonw_string(&w, policy_decision_name(r->decision));
+    jsonw_key(&w, "intent");
+    jsonw_string(&w, policy_intent_name(r->intent));
+    jsonw_key(&w, "health_data");
+    jsonw_bool(&w, r->health_data);
+    jsonw_key(&w, "reply");
+    jsonw_string(&w, buf_cstr(&out.reply));
+    jsonw_key(&w, "disclosure");
+    jsonw_string(&w, buf_cstr(&out.disclosure));
+    jsonw_key(&w, "lang");
+    jsonw_string(&w, out.lang);
+    jsonw_key(&w, "products");
+    jsonw_array(&w);
     for (size_t i = 0; i < out.nproducts; i++)
-        cJSON_AddItemToArray(arr, product_json(out.products[i]));
+        product_write(&w, out.products[i]);
+    jsonw_end(&w);
+    jsonw_key(&w, "order");
     if (out.lookup == LOOKUP_FOUND) {
-        cJSON_AddItemToObject(o, "order", order_json(out.order, buf_cstr(&out.status_text)));
+        cJSON *oj = order_json(out.order, buf_cstr(&out.status_text));
+        char *ord = cJSON_PrintUnformatted(oj);
+        cJSON_Delete(oj);
+        if (!ord) {
+            buf_free(&text);
+            assistant_out_free(&out);
+            http_reply_error(req, 500, "internal", "Internal error, please retry.");
+            return;
+        }
+        jsonw_raw(&w, ord);
+        free(ord);
     } else if (out.order_number[0] && out.convo.pending == CONVO_ASK_POSTCODE) {
         /* the number the customer named, nothing about the order before verification */
-        cJSON *ord = cJSON_AddObjectToObject(o, "order");
-        cJSON_AddStringToObject(ord, "order_number", out.order_number);
-        cJSON_AddStringToObject(ord, "verification", "postcode_required");
+        jsonw_object(&w);
+        jsonw_key(&w, "order_number");
+        jsonw_string(&w, out.order_number);
+        jsonw_key(&w, "verification");
+        jsonw_string(&w, "postcode_required");
+        jsonw_end(&w);
     } else {
-        cJSON_AddNullToObject(o, "order");
+        jsonw_null(&w);
     }
+    jsonw_key(&w, "handoff");
     if (out.handoff_active) {
         /* handed off already: no new offer; the ticket the customer is waiting on */
-        cJSON *h = cJSON_AddObjectToObject(o, "handoff");
-        cJSON_AddBoolToObject(h, "offered", 0);
-        cJSON_AddBoolToObject(h, "consent_required", 0);
-        cJSON_AddBoolToObject(h, "active", 1);
-        cJSON_AddStringToObject(h, "ticket", out.handoff_ticket);
-        cJSON_AddStringToObject(h, "status", ticket_status_name(out.handoff_status));
+        jsonw_object(&w);
+        jsonw_key(&w, "offered");
+        jsonw_bool(&w, 0);
+        jsonw_key(&w, "consent_required");
+        jsonw_bool(&w, 0);
+        jsonw_key(&w, "active");
+        jsonw_bool(&w, 1);
+        jsonw_key(&w, "ticket");
+        jsonw_string(&w, out.handoff_ticket);
+        jsonw_key(&w, "status");
+        jsonw_string(&w, ticket_status_name(out.handoff_status));
+        jsonw_end(&w);
     } else if (r->decision != POLICY_ANSWER) {
-        cJSON *h = cJSON_AddObjectToObject(o, "handoff");
-        cJSON_AddBoolToObject(h, "offered", 1);
-        cJSON_AddBoolToObject(h, "consent_required", r->health_data);
-        cJSON_AddBoolToObject(h, "active", 0);
+        jsonw_object(&w);
+        jsonw_key(&w, "offered");
+        jsonw_bool(&w, 1);
+        jsonw_key(&w, "consent_required");
+        jsonw_bool(&w, r->health_data);
+        jsonw_key(&w, "active");
+        jsonw_bool(&w, 0);
+        jsonw_end(&w);
     } else {
-        cJSON_AddNullToObject(o, "handoff");
+        jsonw_null(&w);
     }
-    cJSON *pol = cJSON_AddObjectToObject(o, "policy");
-    cJSON_AddStringToObject(pol, "version", policy_version(a->policy));
-    cJSON_AddStringToObject(pol, "rule", r->rule ? r->rule : "");
+    jsonw_key(&w, "policy");
+    jsonw_object(&w);
+    jsonw_key(&w, "version");
+    jsonw_string(&w, policy_version(a->policy));
+    jsonw_key(&w, "rule");
+    jsonw_string(&w, r->rule ? r->rule : "");
+    jsonw_end(&w);
+    jsonw_end(&w);
     assistant_out_free(&out);
-    http_reply_json(req, 200, o);
+    http_reply_json_text(req, 200, &text);
 }
 
 static void add_consent(cJSON *o, const app *a, const char *purpose, const char *lang)

@@ -131,6 +131,28 @@ void http_reply_json(http_req *req, int status, cJSON *body)
     req->status = status;
 }
 
+void http_reply_json_text(http_req *req, int status, buf *text)
+{
+    if (req->resp) {
+        buf_free(text);
+        return;
+    }
+    size_t len = text->len;
+    char *data = len ? buf_steal(text) : NULL;
+    if (!data) { /* never built: a handler error */
+        http_reply_error(req, 500, "internal", "Internal error, please retry.");
+        return;
+    }
+    req->resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!req->resp) {
+        free(data);
+        return;
+    }
+    MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "application/json; charset=utf-8");
+    req->status = status;
+}
+
 static cJSON *error_json(const char *code, const char *message)
 {
     cJSON *root = cJSON_CreateObject(), *err = cJSON_AddObjectToObject(root, "error");

@@ -70,6 +70,8 @@ const char *http_lang(http_req *req);
 
 /* replies; the first reply of a request wins. Takes ownership of body. */
 void http_reply_json(http_req *req, int status, cJSON *body);
+/* a JSON text built already (server/jsonw.h); takes the buffer's data and leaves it empty */
+void http_reply_json_text(http_req *req, int status, buf *text);
 void http_reply_error(http_req *req, int status, const char *code, const char *message);
 /* 503 with Retry-After for a store or audit error: "storage_full" for PD_EFULL (the disk or
  * the database is full), "busy" for PD_EBUSY, "unavailable" otherwise */
