@@ -945,7 +945,7 @@ int http_start(const http_options *opt, http_server **out, buf *err)
         (unsigned)cfg->http.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->http.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)cfg->http.per_ip_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+        (size_t)(32 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
     if (!srv->daemon) {
         buf_printf(err, "cannot listen on %s (in use, or not an address of this machine?)",
                    cfg->listen);
