@@ -3,8 +3,9 @@
  * Art. 6, 7). A sign-up records the exact consent text in the ledger and queues one
  * double-opt-in mail with a single-use confirmation token (48 hours) and a withdrawal token;
  * nothing else goes to an unconfirmed address. It also owns back-in-stock notices (HWG §10:
- * availability only for prescription-only products), the newsletter guard, the purge of what is
- * past its time, and the address-confirmed data-rights requests (export, erasure).
+ * availability only for prescription-only products), the newsletter (its HWG guard and its
+ * sending to confirmed leads), the purge of what is past its time, and the address-confirmed
+ * data-rights requests (export, erasure).
  * Tokens and addresses never reach a log.
  */
 #ifndef PD_LEADS_H
