@@ -527,10 +527,13 @@ static int leads_each(lstore *t, sqlite3_stmt *st, int (*cb)(const lead_rec *l, 
                       void *arg, const char *what)
 {
     lead_rec *all = NULL;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     int rc, ret = PD_OK;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        all = pd_xreallocarray(all, n + 1, sizeof *all);
+        if (n == cap) { /* doubling: a newsletter may reach thousands */
+            cap = cap ? 2 * cap : 16;
+            all = pd_xreallocarray(all, cap, sizeof *all);
+        }
         lead_from_row(st, &all[n++]);
     }
     if (rc != SQLITE_DONE)
@@ -539,7 +542,7 @@ static int leads_each(lstore *t, sqlite3_stmt *st, int (*cb)(const lead_rec *l, 
     for (size_t i = 0; ret == PD_OK && i < n; i++)
         ret = cb(&all[i], arg);
     if (all)
-        sodium_memzero(all, n * sizeof *all); /* the addresses */
+        sodium_memzero(all, cap * sizeof *all); /* the addresses */
     free(all);
     return ret;
 }
