@@ -78,6 +78,8 @@ int newsletter_cmd_run(const char *file, const char *config_path, const char *da
            "delivered, %ld kept for a retry by serve\n",
            hex, sent.mails[0] + sent.mails[1], sent.mails[0], sent.mails[1],
            force ? ", sent again with --force" : "", delivered, failed);
+    if (sent.mails[0] + sent.mails[1] == 0)
+        printf("no confirmed newsletter leads yet: nobody to send to\n");
     rc = 0;
 out:
     leads_service_close(&ls);
