@@ -176,6 +176,34 @@ static void price_text(long long cents, const char *lang, char out[32])
         snprintf(out, 32, "%lld,%02lld EUR", cents / 100, cents % 100);
 }
 
+/* the pharmacy's signature into mv, and mv as the renderer's variables */
+static void mail_vars_fill(const leads_ctx *lc, mail_vars *mv, mailtext_var vars[V_COUNT])
+{
+    mv->v[V_NAME] = lc->out->pharmacy_name;
+    mv->v[V_ADDRESS] = lc->out->pharmacy_address;
+    mv->v[V_PHONE] = lc->out->pharmacy_phone;
+    for (int i = 0; i < V_COUNT; i++)
+        vars[i] = (mailtext_var){var_names[i], mv->v[i]};
+}
+
+/* composes one mail from its subject and body and stores it in the queue */
+static int enqueue_mail(const leads_ctx *lc, lstore *t, const char *kind, const char *to,
+                        const unsigned char *to_hash, long long lead_id, const char *subject,
+                        const char *body, const char *unsub, long long now)
+{
+    buf msg = BUF_INIT, err = BUF_INIT;
+    outbox_mail m = {to, subject, body};
+    int ret = outbox_compose(lc->out, &m, unsub, &msg, &err);
+    if (ret != PD_OK)
+        log_error("event=mail_compose_failed kind=%s error=\"%s\"", kind, buf_cstr(&err));
+    else
+        ret = lstore_mail_enqueue(t, kind, to_hash, lead_id, msg.data, msg.len, now, NULL);
+    wipe(&msg);
+    buf_free(&msg);
+    buf_free(&err);
+    return ret;
+}
+
 /* composes one mail (subject, body and footer texts in lang) and stores it in the queue */
 static int queue_mail(const leads_ctx *lc, lstore *t, const char *kind, const char *to,
                       const unsigned char *to_hash, long long lead_id, const char *lang,
@@ -183,12 +211,8 @@ static int queue_mail(const leads_ctx *lc, lstore *t, const char *kind, const ch
                       long long now)
 {
     mailtext_var vars[V_COUNT];
-    buf subject = BUF_INIT, body = BUF_INIT, msg = BUF_INIT, err = BUF_INIT, k = BUF_INIT;
-    mv->v[V_NAME] = lc->out->pharmacy_name;
-    mv->v[V_ADDRESS] = lc->out->pharmacy_address;
-    mv->v[V_PHONE] = lc->out->pharmacy_phone;
-    for (int i = 0; i < V_COUNT; i++)
-        vars[i] = (mailtext_var){var_names[i], mv->v[i]};
+    buf subject = BUF_INIT, body = BUF_INIT, k = BUF_INIT;
+    mail_vars_fill(lc, mv, vars);
     buf_printf(&k, "%s.subject", key);
     mailtext_render(lc->texts, buf_cstr(&k), lang, vars, V_COUNT, &subject);
     buf_reset(&k);
@@ -197,17 +221,11 @@ static int queue_mail(const leads_ctx *lc, lstore *t, const char *kind, const ch
     buf_puts(&body, "\n\n");
     mailtext_render(lc->texts, footer, lang, vars, V_COUNT, &body);
     buf_putc(&body, '\n');
-    outbox_mail m = {to, buf_cstr(&subject), buf_cstr(&body)};
-    int ret = outbox_compose(lc->out, &m, unsub, &msg, &err);
-    if (ret != PD_OK)
-        log_error("event=mail_compose_failed kind=%s error=\"%s\"", kind, buf_cstr(&err));
-    else
-        ret = lstore_mail_enqueue(t, kind, to_hash, lead_id, msg.data, msg.len, now, NULL);
-    wipe(&msg);
+    int ret = enqueue_mail(lc, t, kind, to, to_hash, lead_id, buf_cstr(&subject), buf_cstr(&body),
+                           unsub, now);
+    wipe(&body);
     buf_free(&subject);
     buf_free(&body);
-    buf_free(&msg);
-    buf_free(&err);
     buf_free(&k);
     return ret;
 }
@@ -646,6 +664,124 @@ int leads_newsletter_check(store *s, const char *text, const uint32_t *pzns, siz
     buf_free(&folded);
     if (ret == 1 || a.found)
         return PD_EPERM;
+    return ret;
+}
+
+/* ---- the newsletter ---- */
+
+static const char *const part_names[2][2] = {{"German subject", "German body"},
+                                             {"English subject", "English body"}};
+
+/* HWG §10 over every part of the newsletter, the PZNs written in it included */
+static int newsletter_hwg(store *s, const leads_newsletter *nl, buf *why)
+{
+    for (int l = 0; l < 2; l++)
+        for (int part = 0; part < 2; part++) {
+            const char *text = part ? nl->body[l] : nl->subject[l];
+            uint32_t pzns[64];
+            size_t n = pzn_find(text, strlen(text), pzns, PD_ARRAY_LEN(pzns));
+            buf detail = BUF_INIT;
+            int ret = leads_newsletter_check(s, text, pzns, n, &detail);
+            if (ret == PD_EPERM)
+                buf_printf(why, "the %s: %s", part_names[l][part], buf_cstr(&detail));
+            buf_free(&detail);
+            if (ret != PD_OK)
+                return ret;
+        }
+    return PD_OK;
+}
+
+typedef struct nl_arg {
+    const leads_ctx *lc;
+    lstore *t;
+    const leads_newsletter *nl;
+    unsigned char key[32];
+    long long now;
+    long mails[2];
+} nl_arg;
+
+static int nl_one(const lead_rec *l, void *arg)
+{
+    nl_arg *a = arg;
+    int en = strcmp(l->lang, "en") == 0;
+    const char *lang = en ? "en" : "de";
+    buf wpage = BUF_INIT, wapi = BUF_INIT, body = BUF_INIT;
+    unsigned char ehash[LSTORE_HASH];
+    mailtext_var vars[V_COUNT];
+    mail_vars mv = {{0}};
+    int ret = withdraw_links(a->lc, a->t, l->id, a->now, &wpage, &wapi);
+    if (ret != PD_OK)
+        goto out;
+    keyed_hash(a->key, "email", l->email, ehash);
+    mv.v[V_WITHDRAW] = buf_cstr(&wpage);
+    mail_vars_fill(a->lc, &mv, vars);
+    buf_puts(&body, a->nl->body[en]);
+    buf_puts(&body, "\n\n");
+    mailtext_render(a->lc->texts, "newsletter.footer", lang, vars, V_COUNT, &body);
+    buf_putc(&body, '\n');
+    ret = enqueue_mail(a->lc, a->t, "newsletter", l->email, ehash, l->id, a->nl->subject[en],
+                       buf_cstr(&body), buf_cstr(&wapi), a->now);
+    if (ret == PD_OK)
+        a->mails[en]++;
+out:
+    wipe(&wpage);
+    wipe(&wapi);
+    wipe(&body);
+    buf_free(&wpage);
+    buf_free(&wapi);
+    buf_free(&body);
+    return ret;
+}
+
+int leads_newsletter_send(const leads_ctx *lc, const leads_newsletter *nl, int force,
+                          leads_newsletter_sent *out, buf *why)
+{
+    nl_arg a = {lc, NULL, nl, {0}, pd_wall_us(), {0, 0}};
+    lstore *t = NULL;
+    memset(out, 0, sizeof *out);
+    for (int l = 0; l < 2; l++)
+        if (!nl->subject[l] || !nl->subject[l][0] || !nl->body[l] || !nl->body[l][0]) {
+            buf_puts(why, "every newsletter needs a subject and a body in German and English");
+            return PD_EINVAL;
+        }
+    /* the guard before the transaction: the store may have a single connection */
+    int ret = newsletter_hwg(lc->store, nl, why);
+    if (ret == PD_EPERM)
+        log_warn("event=newsletter_refused reason=hwg_rx");
+    if (ret != PD_OK)
+        return ret;
+    if ((ret = lstore_begin(lc->store, &t)) != PD_OK)
+        return ret;
+    ret = lstore_newsletter_last(t, nl->hash, a.now - LEADS_NEWSLETTER_REPEAT_HOURS * HOUR_US,
+                                 &out->previous_us, &out->previous_mails);
+    if (ret == PD_OK && !force) {
+        log_warn("event=newsletter_refused reason=repeat");
+        ret = PD_EEXIST;
+        goto out;
+    }
+    if (ret != PD_OK && ret != PD_ENOTFOUND)
+        goto out;
+    a.t = t;
+    if ((ret = lstore_secret(t, a.key)) != PD_OK ||
+        (ret = lstore_leads_newsletter(t, nl_one, &a)) != PD_OK ||
+        (ret = lstore_newsletter_record(t, nl->hash, a.now, a.mails[0], a.mails[1], force)) !=
+            PD_OK)
+        goto out;
+    ret = lstore_commit(t);
+    t = NULL;
+    if (ret == PD_OK) {
+        out->mails[0] = a.mails[0];
+        out->mails[1] = a.mails[1];
+        char hex[2 * LSTORE_HASH + 1];
+        sodium_bin2hex(hex, sizeof hex, nl->hash, LSTORE_HASH);
+        log_info("event=newsletter_queued mails=%ld de=%ld en=%ld forced=%d content_hash=%.16s",
+                 a.mails[0] + a.mails[1], a.mails[0], a.mails[1], force ? 1 : 0, hex);
+        if (a.mails[0] + a.mails[1])
+            mailq_wake(lc->queue);
+    }
+out:
+    lstore_rollback(t);
+    sodium_memzero(a.key, sizeof a.key);
     return ret;
 }
 

@@ -3,8 +3,9 @@
  * Art. 6, 7). A sign-up records the exact consent text in the ledger and queues one
  * double-opt-in mail with a single-use confirmation token (48 hours) and a withdrawal token;
  * nothing else goes to an unconfirmed address. It also owns back-in-stock notices (HWG §10:
- * availability only for prescription-only products), the newsletter guard, the purge of what is
- * past its time, and the address-confirmed data-rights requests (export, erasure).
+ * availability only for prescription-only products), the newsletter (its HWG guard and its
+ * sending to confirmed leads), the purge of what is past its time, and the address-confirmed
+ * data-rights requests (export, erasure).
  * Tokens and addresses never reach a log.
  */
 #ifndef PD_LEADS_H
@@ -81,8 +82,8 @@ int leads_back_in_stock(const leads_ctx *lc, uint32_t pzn, long *mailed);
 
 typedef lstore_purged leads_purged;
 /* erases unconfirmed sign-ups older than 7 days (and their ledger rows: no consent was given),
- * tokens and requests expired more than 7 days ago, withdrawn or fulfilled leads after 30 days, and pseudonymises
- * ledger rows 3 years after their consent ended. out may be NULL. */
+ * tokens and requests expired more than 7 days ago, withdrawn or fulfilled leads after 30 days, and
+ * pseudonymises ledger rows 3 years after their consent ended. out may be NULL. */
 int leads_purge(store *s, long long now_us, leads_purged *out);
 
 /* HWG §10: 0 when newsletter content names no prescription-only product, neither by one of the
@@ -90,6 +91,34 @@ int leads_purge(store *s, long long now_us, leads_purged *out);
  * PD_EPERM with the product in why otherwise */
 int leads_newsletter_check(store *s, const char *text, const uint32_t *pzns, size_t npzns,
                            buf *why);
+
+/* a newsletter's content: subject and body (UTF-8, "\n" line breaks), German [0] and English
+ * [1]; hash identifies the content for the double-run guard (catalog/newsletter.h makes it) */
+typedef struct leads_newsletter {
+    const char *subject[2];
+    const char *body[2];
+    unsigned char hash[LSTORE_HASH];
+} leads_newsletter;
+
+#define LEADS_NEWSLETTER_REPEAT_HOURS 24 /* the same content again within this needs force */
+
+typedef struct leads_newsletter_sent {
+    long mails[2];         /* queued, German and English */
+    long long previous_us; /* PD_EEXIST: when the same content went out */
+    long previous_mails;   /* PD_EEXIST: to how many */
+} leads_newsletter_sent;
+
+/*
+ * Sends a newsletter. First HWG §10: every subject and body passes leads_newsletter_check (with
+ * the PZNs written in it); PD_EPERM with the part and the product in why, nothing queued. Then,
+ * in one transaction: PD_EEXIST when the same content queued mails within the last
+ * LEADS_NEWSLETTER_REPEAT_HOURS (unless force); else one mail to each confirmed newsletter lead
+ * (never a pending or withdrawn one) in its language, each with a withdrawal token of its own
+ * (the link in the footer, List-Unsubscribe with one-click POST), queued for the sender, and the
+ * send recorded (time, mails per language, the hash; no address). Addresses never reach a log.
+ */
+int leads_newsletter_send(const leads_ctx *lc, const leads_newsletter *nl, int force,
+                          leads_newsletter_sent *out, buf *why);
 
 /* a data-rights request: queues a mail with a single-use link to the address, at most one per
  * mail_window_s and address (*mailed 0 otherwise). PD_EINVAL: bad address. */

@@ -99,6 +99,16 @@ int lstore_lead_recent_mails(lstore *t, const unsigned char *email_hash, long lo
 int lstore_leads_waiting(lstore *t, uint32_t pzn, int (*cb)(const lead_rec *l, void *arg),
                          void *arg);
 
+/* calls cb for each confirmed newsletter lead (never a pending, withdrawn or fulfilled one) */
+int lstore_leads_newsletter(lstore *t, int (*cb)(const lead_rec *l, void *arg), void *arg);
+
+/* the newsletters sent: the latest send of this content at or after since_us that queued at
+ * least one mail (PD_ENOTFOUND when none), and recording one (no address, no text) */
+int lstore_newsletter_last(lstore *t, const unsigned char hash[LSTORE_HASH], long long since_us,
+                           long long *sent_us, long *mails);
+int lstore_newsletter_record(lstore *t, const unsigned char hash[LSTORE_HASH], long long now_us,
+                             long mails_de, long mails_en, int forced);
+
 /* the consent ledger */
 int lstore_ledger_insert(lstore *t, const ledger_new *e, long long *id);
 /* what: "mail_sent", "confirmed", "fulfilled" set that time (once: a later call keeps it) */

@@ -191,6 +191,8 @@ static const char *const migrations[] = {
      " at TEXT NOT NULL,"
      " pruned_at TEXT NOT NULL) STRICT;"
      "DROP TRIGGER audit_log_no_delete;" AUDIT_DELETE_TRIGGER),
+    /* 7: the newsletters sent (store_leads.c) */
+    store_migration_newsletter,
 };
 
 /* the user_version each migration sets, as literal SQL (no SQL is ever formatted): one line
@@ -198,7 +200,8 @@ static const char *const migrations[] = {
 #define SCHEMA_VERSION(n) "PRAGMA user_version = " #n
 static const char *const schema_versions[] = {SCHEMA_VERSION(1), SCHEMA_VERSION(2),
                                               SCHEMA_VERSION(3), SCHEMA_VERSION(4),
-                                              SCHEMA_VERSION(5), SCHEMA_VERSION(6)};
+                                              SCHEMA_VERSION(5), SCHEMA_VERSION(6),
+                                              SCHEMA_VERSION(7)};
 _Static_assert(PD_ARRAY_LEN(schema_versions) == PD_ARRAY_LEN(migrations),
                "every migration needs its line in schema_versions");
 

@@ -24,6 +24,7 @@ enum {
  * released): defined in store_tickets.c and store_leads.c */
 extern const char store_migration_tickets[];
 extern const char store_migration_leads[];
+extern const char store_migration_newsletter[];
 
 /* a pooled connection: waits while all are in use; give it back with store_release */
 store_conn *store_acquire(store *s);

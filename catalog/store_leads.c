@@ -88,6 +88,19 @@ const char store_migration_leads[] =
     "CREATE INDEX mail_queue_lead ON mail_queue (lead_id);"
     "CREATE INDEX mail_queue_recipient ON mail_queue (recipient_hash);";
 
+/* migration 7: every newsletter sent (pharmdesk newsletter-send). No address and no text: the
+ * time, the mails queued per language and the content's hash, which also guards against sending
+ * the same content twice by accident. */
+const char store_migration_newsletter[] =
+    "CREATE TABLE newsletter_sends ("
+    " id INTEGER PRIMARY KEY,"
+    " content_hash BLOB NOT NULL CHECK (length(content_hash) = 32),"
+    " sent_us INTEGER NOT NULL,"
+    " mails_de INTEGER NOT NULL CHECK (mails_de >= 0),"
+    " mails_en INTEGER NOT NULL CHECK (mails_en >= 0),"
+    " forced INTEGER NOT NULL CHECK (forced IN (0, 1))) STRICT;"
+    "CREATE INDEX newsletter_sends_hash ON newsletter_sends (content_hash, sent_us);";
+
 #define LEAD_COLS                                                                                  \
     "id, email, purpose, pzn, lang, status, ledger_id, created_us, coalesce(confirmed_us, 0),"     \
     " coalesce(ended_us, 0), last_mail_us"
@@ -140,6 +153,9 @@ enum {
     Q_PURGE_REQUESTS,
     Q_PURGE_REQ_PSEUDO,
     Q_PURGE_PSEUDO,
+    Q_NEWSLETTER_LEADS,
+    Q_NEWSLETTER_LAST,
+    Q_NEWSLETTER_INSERT,
     Q_COUNT
 };
 
@@ -237,7 +253,16 @@ static const char *const sql[Q_COUNT] = {
     [Q_PURGE_PSEUDO] = "UPDATE consent_ledger SET email = NULL, pseudonymised_us = ?2"
                        " WHERE email IS NOT NULL AND coalesce(withdrawn_us, fulfilled_us) < ?1"
                        " AND id NOT IN (SELECT ledger_id FROM leads)",
+    [Q_NEWSLETTER_LEADS] = "SELECT " LEAD_COLS " FROM leads WHERE purpose = 'newsletter' AND"
+                           " status = 'confirmed' ORDER BY id",
+    [Q_NEWSLETTER_LAST] = "SELECT sent_us, mails_de + mails_en FROM newsletter_sends"
+                          " WHERE content_hash = ?1 AND sent_us >= ?2 AND mails_de + mails_en > 0"
+                          " ORDER BY sent_us DESC LIMIT 1",
+    [Q_NEWSLETTER_INSERT] = "INSERT INTO newsletter_sends (content_hash, sent_us, mails_de,"
+                            " mails_en, forced) VALUES (?1, ?2, ?3, ?4, ?5)",
 };
+_Static_assert(STORE_SLOTS_LEADS + Q_COUNT <= STORE_SLOTS_COUNT,
+               "the leads statements must fit their slot range");
 
 struct lstore {
     store *s;
@@ -496,28 +521,83 @@ int lstore_lead_recent_mails(lstore *t, const unsigned char *email_hash, long lo
     return one_int(t, st, count, "lead_recent_mails");
 }
 
+/* the leads a statement selects, each handed to cb; collected first, as cb writes to the same
+ * tables */
+static int leads_each(lstore *t, sqlite3_stmt *st, int (*cb)(const lead_rec *l, void *arg),
+                      void *arg, const char *what)
+{
+    lead_rec *all = NULL;
+    size_t n = 0, cap = 0;
+    int rc, ret = PD_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) { /* doubling: a newsletter may reach thousands */
+            cap = cap ? 2 * cap : 16;
+            all = pd_xreallocarray(all, cap, sizeof *all);
+        }
+        lead_from_row(st, &all[n++]);
+    }
+    if (rc != SQLITE_DONE)
+        ret = store_fail(t->c, rc, what);
+    store_stmt_done(st);
+    for (size_t i = 0; ret == PD_OK && i < n; i++)
+        ret = cb(&all[i], arg);
+    if (all)
+        sodium_memzero(all, cap * sizeof *all); /* the addresses */
+    free(all);
+    return ret;
+}
+
 int lstore_leads_waiting(lstore *t, uint32_t pzn, int (*cb)(const lead_rec *l, void *arg),
                          void *arg)
 {
     sqlite3_stmt *st = q(t, Q_LEADS_WAITING);
-    lead_rec *all = NULL;
-    size_t n = 0;
-    int rc, ret = PD_OK;
     if (!st)
         return PD_EDB;
     sqlite3_bind_int64(st, 1, pzn);
-    /* collected first: cb writes to the same tables */
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        all = pd_xreallocarray(all, n + 1, sizeof *all);
-        lead_from_row(st, &all[n++]);
+    return leads_each(t, st, cb, arg, "leads_waiting");
+}
+
+int lstore_leads_newsletter(lstore *t, int (*cb)(const lead_rec *l, void *arg), void *arg)
+{
+    sqlite3_stmt *st = q(t, Q_NEWSLETTER_LEADS);
+    if (!st)
+        return PD_EDB;
+    return leads_each(t, st, cb, arg, "leads_newsletter");
+}
+
+int lstore_newsletter_last(lstore *t, const unsigned char hash[LSTORE_HASH], long long since_us,
+                           long long *sent_us, long *mails)
+{
+    sqlite3_stmt *st = q(t, Q_NEWSLETTER_LAST);
+    if (!st)
+        return PD_EDB;
+    bind_hash(st, 1, hash);
+    sqlite3_bind_int64(st, 2, since_us);
+    int rc = sqlite3_step(st), ret = PD_OK;
+    if (rc == SQLITE_ROW) {
+        *sent_us = sqlite3_column_int64(st, 0);
+        *mails = (long)sqlite3_column_int64(st, 1);
+    } else if (rc == SQLITE_DONE) {
+        ret = PD_ENOTFOUND;
+    } else {
+        ret = store_fail(t->c, rc, "newsletter_last");
     }
-    if (rc != SQLITE_DONE)
-        ret = store_fail(t->c, rc, "leads_waiting");
     store_stmt_done(st);
-    for (size_t i = 0; ret == PD_OK && i < n; i++)
-        ret = cb(&all[i], arg);
-    free(all);
     return ret;
+}
+
+int lstore_newsletter_record(lstore *t, const unsigned char hash[LSTORE_HASH], long long now_us,
+                             long mails_de, long mails_en, int forced)
+{
+    sqlite3_stmt *st = q(t, Q_NEWSLETTER_INSERT);
+    if (!st)
+        return PD_EDB;
+    bind_hash(st, 1, hash);
+    sqlite3_bind_int64(st, 2, now_us);
+    sqlite3_bind_int64(st, 3, mails_de);
+    sqlite3_bind_int64(st, 4, mails_en);
+    sqlite3_bind_int(st, 5, forced ? 1 : 0);
+    return run(t, st, "newsletter_record");
 }
 
 int lstore_ledger_insert(lstore *t, const ledger_new *e, long long *id)
@@ -751,6 +831,7 @@ int lstore_dump(store *s, lstore_row_cb cb, void *arg)
         {"consent_ledger", "SELECT * FROM consent_ledger"},
         {"data_requests", "SELECT * FROM data_requests"},
         {"mail_queue", "SELECT * FROM mail_queue"},
+        {"newsletter_sends", "SELECT * FROM newsletter_sends"},
     };
     store_conn *c = store_acquire(s);
     sqlite3 *db = store_conn_db(c);

@@ -18,7 +18,7 @@ static const char *const required[] = {
     "purpose.back_in_stock",    "back_in_stock.subject", "back_in_stock.body",
     "back_in_stock_rx.subject", "back_in_stock_rx.body", "lead.footer",
     "data_export.subject",      "data_export.body",      "data_erasure.subject",
-    "data_erasure.body",        "data.footer",
+    "data_erasure.body",        "data.footer",           "newsletter.footer",
 };
 
 static const char *const placeholders[] = {

@@ -1,6 +1,7 @@
 /*
  * mailtext: the texts of the mails pharmdesk writes (double opt-in confirmation, back in stock,
- * data-rights requests), German and English, as data in policies/mails.de.txt and mails.en.txt.
+ * the newsletter's footer, data-rights requests), German and English, as data in
+ * policies/mails.de.txt and mails.en.txt.
  * Loading checks that every key the code uses exists in both languages and that each text uses
  * only known placeholders, so a broken file stops the start with FILE:LINE.
  */

@@ -23,6 +23,7 @@
 #include "keys.h"
 #include "leads_service.h"
 #include "log.h"
+#include "newsletter_cmd.h"
 #include "pd.h"
 
 #define MAX_ARGS 8
@@ -34,6 +35,7 @@ typedef struct cli {
     const char *role;
     int check_config;
     int passphrase;
+    int force; /* newsletter-send */
     const char *args[MAX_ARGS];
     int nargs;
 } cli;
@@ -62,6 +64,7 @@ static int cmd_staff_disable(cli *c);
 static int cmd_staff_enable(cli *c);
 static int cmd_staff_passwd(cli *c);
 static int cmd_purge(cli *c);
+static int cmd_newsletter_send(cli *c);
 
 static const command commands[] = {
     {"init", 0, cmd_init, "init [--data DIR]"},
@@ -86,6 +89,9 @@ static const command commands[] = {
      "staff-passwd USER [--data DIR]   (new password: one line on stdin; ends its sessions)"},
     {"purge", 0, cmd_purge,
      "purge [--config FILE] [--data DIR]   (retention: ticket texts, unconfirmed sign-ups, ...)"},
+    {"newsletter-send", 1, cmd_newsletter_send,
+     "newsletter-send FILE [--force] [--config FILE] [--data DIR]   (to confirmed newsletter "
+     "leads; FILE: [subject.de] [body.de] [subject.en] [body.en])"},
     {"serve", 0, cmd_serve,
      "serve [--listen HOST:PORT] [--config FILE] [--check-config] [--data DIR]"},
 #ifdef PD_FAULT_INJECTION
@@ -733,6 +739,11 @@ out:
     return ret;
 }
 
+static int cmd_newsletter_send(cli *c)
+{
+    return newsletter_cmd_run(c->args[0], c->config, c->data, c->force);
+}
+
 static int parse_cli(int argc, char **argv, cli *c, const char **cmd)
 {
     *cmd = NULL;
@@ -757,6 +768,8 @@ static int parse_cli(int argc, char **argv, cli *c, const char **cmd)
             c->check_config = 1;
         } else if (strcmp(a, "--passphrase") == 0) {
             c->passphrase = 1;
+        } else if (strcmp(a, "--force") == 0) {
+            c->force = 1;
         } else if (a[0] == '-' && a[1] == '-') {
             fprintf(stderr, "pharmdesk: unknown option %s\n", a);
             return 0;
@@ -804,12 +817,16 @@ int main(int argc, char **argv)
         if (((c.check_config || c.listen) && commands[i].run != cmd_serve) ||
             (c.config && commands[i].run != cmd_serve && commands[i].run != cmd_classify &&
              commands[i].run != cmd_import_orders && commands[i].run != cmd_import_catalog &&
-             commands[i].run != cmd_purge)) {
+             commands[i].run != cmd_purge && commands[i].run != cmd_newsletter_send)) {
             fprintf(stderr, "pharmdesk: --listen, --config and --check-config belong to serve\n");
             return 2;
         }
         if (c.passphrase && commands[i].run != cmd_rekey) {
             fprintf(stderr, "pharmdesk: --passphrase belongs to rekey\n");
+            return 2;
+        }
+        if (c.force && commands[i].run != cmd_newsletter_send) {
+            fprintf(stderr, "pharmdesk: --force belongs to newsletter-send\n");
             return 2;
         }
         if (c.role && commands[i].run != cmd_staff_add) {

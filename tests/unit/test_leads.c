@@ -14,6 +14,7 @@
 #include "leads_store.h"
 #include "mailq.h"
 #include "mailtext.h"
+#include "newsletter.h"
 #include "pd.h"
 #include "store.h"
 #include "testutil.h"
@@ -514,6 +515,138 @@ static void test_outbox_header(void)
     buf_free(&err);
 }
 
+/* the messages in DATA/outbox/new holding both needles; the last of them in msg */
+static int outbox_with(const char *a, const char *b, buf *msg)
+{
+    char dir[400], path[700];
+    int n = 0;
+    snprintf(dir, sizeof dir, "%s/outbox/new", data);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    buf one = BUF_INIT;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        buf_reset(&one);
+        if (buf_read_file(&one, path, 0) != PD_OK)
+            continue;
+        if (strstr(buf_cstr(&one), a) && strstr(buf_cstr(&one), b)) {
+            n++;
+            buf_reset(msg);
+            buf_puts(msg, buf_cstr(&one));
+        }
+    }
+    if (d)
+        closedir(d);
+    buf_free(&one);
+    return n;
+}
+
+static void test_newsletter_send(void)
+{
+    char ctok[LEADS_TOKEN_LEN + 1], wtok[LEADS_TOKEN_LEN + 1], w1[LEADS_TOKEN_LEN + 1],
+        w2[LEADS_TOKEN_LEN + 1];
+    enum leads_signup_outcome res;
+    enum leads_token_result tr;
+    buf msg = BUF_INIT, err = BUF_INIT, why = BUF_INIT;
+    newsletter *n = NULL, *bad = NULL;
+    leads_newsletter_sent sent;
+    const char *why_s = NULL;
+    /* confirmed German and English, pending, withdrawn, and a confirmed back-in-stock lead */
+    sign_and_read("nl.de@example.org", LEAD_NEWSLETTER, 0, ctok, wtok);
+    CHECK_EQ_INT(leads_confirm(&lc, ctok, &tr), PD_OK);
+    leads_signup_req en = {"nl.en@example.org",
+                           LEAD_NEWSLETTER,
+                           0,
+                           consent_find(consents, "newsletter", "newsletter-1", "en"),
+                           "en",
+                           "/",
+                           NULL};
+    CHECK_EQ_INT(leads_signup(&lc, &en, &res, &why_s), PD_OK);
+    drain();
+    CHECK(newest_mail(&msg));
+    token_after(buf_cstr(&msg), "/leads/confirm", ctok);
+    CHECK_EQ_INT(leads_confirm(&lc, ctok, &tr), PD_OK);
+    CHECK_EQ_INT(sign("nl.pending@example.org", LEAD_NEWSLETTER, 0, &res), PD_OK);
+    sign_and_read("nl.gone@example.org", LEAD_NEWSLETTER, 0, ctok, wtok);
+    CHECK_EQ_INT(leads_confirm(&lc, ctok, &tr), PD_OK);
+    CHECK_EQ_INT(leads_withdraw(&lc, wtok, "link", &tr), PD_OK);
+    sign_and_read("nl.bis@example.org", LEAD_BACK_IN_STOCK, OTC_ZERO, ctok, wtok);
+    CHECK_EQ_INT(leads_confirm(&lc, ctok, &tr), PD_OK);
+    drain();
+
+    static const char text[] = "[subject.de]\nSonnenschutz im Mai\n[body.de]\nDE-Sonnenschutz "
+                               "und Ibu 400 im Angebot.\n[subject.en]\nSunscreen in May\n"
+                               "[body.en]\nEN-Sunscreen for the summer.\n";
+    CHECK_EQ_INT(newsletter_parse("nl", text, strlen(text), &n, &err), PD_OK);
+    if (!n)
+        goto out;
+    CHECK_EQ_INT(leads_newsletter_send(&lc, newsletter_content(n), 0, &sent, &why), PD_OK);
+    CHECK(sent.mails[0] >= 1 && sent.mails[1] >= 1);
+    drain();
+    CHECK_EQ_INT(outbox_with("To: nl.de@example.org\n", "DE-Sonnenschutz", &msg), 1);
+    CHECK(strstr(buf_cstr(&msg), "\nList-Unsubscribe: <https://apotheke.example/api/v1/leads/"
+                                 "withdraw?token=") != NULL);
+    CHECK(strstr(buf_cstr(&msg), "\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\n") != NULL);
+    CHECK(strstr(buf_cstr(&msg), "Abmelden") != NULL);
+    token_after(buf_cstr(&msg), "/leads/withdraw", w1);
+    token_after(buf_cstr(&msg), "/api/v1/leads/withdraw", w2);
+    CHECK_EQ_STR(w1, w2);
+    CHECK_EQ_INT(outbox_with("To: nl.en@example.org\n", "EN-Sunscreen", &msg), 1);
+    CHECK(strstr(buf_cstr(&msg), "Unsubscribe (withdraws") != NULL);
+    CHECK(strstr(buf_cstr(&msg), "Subject: Sunscreen in May\n") != NULL);
+    token_after(buf_cstr(&msg), "/leads/withdraw", w2);
+    CHECK(strcmp(w1, w2) != 0); /* each mail its own token */
+    CHECK_EQ_INT(outbox_with("To: nl.en@example.org\n", "DE-Sonnenschutz", &msg), 0);
+    CHECK_EQ_INT(outbox_with("To: nl.pending@example.org\n", "Sonnenschutz", &msg), 0);
+    CHECK_EQ_INT(outbox_with("To: nl.gone@example.org\n", "Sonnenschutz", &msg), 0);
+    CHECK_EQ_INT(outbox_with("To: nl.bis@example.org\n", "Sonnenschutz", &msg), 0);
+
+    /* the same content again: refused, nothing queued; with force it goes, not to a lead that
+     * withdrew through the newsletter's own link */
+    long before = sent.mails[0] + sent.mails[1], q0 = queued(); /* test_queue_retry's mail */
+    CHECK_EQ_INT(leads_newsletter_send(&lc, newsletter_content(n), 0, &sent, &why), PD_EEXIST);
+    CHECK(sent.previous_us > 0);
+    CHECK_EQ_INT(sent.previous_mails, before);
+    CHECK_EQ_INT(queued(), q0);
+    CHECK_EQ_INT(leads_withdraw(&lc, w1, "one_click", &tr), PD_OK);
+    CHECK_EQ_INT(tr, LEADS_OK);
+    CHECK_EQ_INT(leads_newsletter_send(&lc, newsletter_content(n), 1, &sent, &why), PD_OK);
+    CHECK_EQ_INT(sent.mails[0] + sent.mails[1], before - 1);
+    drain();
+    CHECK_EQ_INT(outbox_with("To: nl.de@example.org\n", "DE-Sonnenschutz", &msg), 1);
+    CHECK_EQ_INT(outbox_with("To: nl.en@example.org\n", "EN-Sunscreen", &msg), 2);
+
+    /* HWG §10: an rx product by name, alias or PZN in any part: refused, nothing queued */
+    static const struct {
+        const char *text, *part, *product;
+    } rx[] = {
+        {"[subject.de]\nOzempic wieder da\n[body.de]\nB\n[subject.en]\nC\n[body.en]\nD\n",
+         "German subject", "Ozempic"},
+        {"[subject.de]\nA\n[body.de]\nB\n[subject.en]\nC\n[body.en]\nViagra for you\n",
+         "English body", "Sildenafil"},
+        {"[subject.de]\nA\n[body.de]\nJetzt PZN 6361-5524 bestellen\n[subject.en]\nC\n"
+         "[body.en]\nD\n",
+         "German body", "Ozempic"},
+    };
+    for (size_t i = 0; i < PD_ARRAY_LEN(rx); i++) {
+        CHECK_EQ_INT(newsletter_parse("rx", rx[i].text, strlen(rx[i].text), &bad, &err), PD_OK);
+        buf_reset(&why);
+        CHECK_EQ_INT(leads_newsletter_send(&lc, newsletter_content(bad), 1, &sent, &why), PD_EPERM);
+        CHECK(strstr(buf_cstr(&why), rx[i].part) && strstr(buf_cstr(&why), rx[i].product));
+        CHECK_EQ_INT(sent.mails[0] + sent.mails[1], 0);
+        CHECK_EQ_INT(queued(), q0);
+        newsletter_free(bad);
+        bad = NULL;
+    }
+out:
+    newsletter_free(n);
+    buf_free(&msg);
+    buf_free(&err);
+    buf_free(&why);
+}
+
 int main(int argc, char **argv)
 {
     buf err = BUF_INIT;
@@ -557,6 +690,7 @@ int main(int argc, char **argv)
     test_registry();
     test_queue_retry();
     test_outbox_header();
+    test_newsletter_send();
     mailtext_free(texts);
     consent_free(consents);
     store_close(st);
