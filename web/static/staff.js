@@ -360,7 +360,7 @@
   }
 
   /* desktop notifications: only after the button, never a prompt on load */
-  const desktop = { wanted: prefs.get(PREF_DESKTOP) === 'on' };
+  const desktop = { wanted: prefs.get(PREF_DESKTOP) === 'on', asking: false };
 
   function desktopSupported() {
     return typeof window.Notification === 'function';
@@ -393,12 +393,18 @@
   }
 
   async function toggleDesktop() {
-    if (!desktopSupported()) return;
+    if (!desktopSupported() || desktop.asking) return; /* a second click while the browser asks */
     if (desktopOn()) {
       desktop.wanted = false;
+    } else if (Notification.permission === 'default') {
+      desktop.asking = true;
+      try {
+        desktop.wanted = (await askPermission()) === 'granted';
+      } finally {
+        desktop.asking = false;
+      }
     } else {
-      const permission = Notification.permission === 'default' ? await askPermission() : Notification.permission;
-      desktop.wanted = permission === 'granted';
+      desktop.wanted = Notification.permission === 'granted';
     }
     prefs.set(PREF_DESKTOP, desktop.wanted ? 'on' : 'off');
     renderDesktop();
