@@ -219,6 +219,33 @@ await main('notify', async ({ t, browser, start, artifacts, binary, data }) => {
   await setHidden(page, false);
   t.check(await until(async () => (await page.title()) === baseTitle, 5000), 'title: reset when the tab is visible again');
 
+  // a customer with an open ticket writes an emergency: the ticket becomes one, and that is
+  // announced as an emergency too (counted once in the title)
+  await setHidden(page, true);
+  const first = await apiCall(srv.url, 'POST', '/api/v1/inquiries', { message: 'Ich habe eine Frage zu Nebenwirkungen.' });
+  const conversation = first.data && first.data.conversation;
+  t.check(typeof conversation === 'string' && conversation.length > 0, 'a conversation');
+  const mark = await pd();
+  const r5 = await apiCall(srv.url, 'POST', '/api/v1/handoffs', {
+    message: 'Bitte rufen Sie mich an.', conversation, consent: { health_data: true, text_version: consent.handoff.version },
+  });
+  t.eq(r5.status, 201, 'a ticket for the conversation');
+  t.check(await until(async () => (await page.title()) === `(1) Neue Anfrage – ${baseTitle}`, 10000), 'escalation: first an ordinary ticket');
+  const esc = await apiCall(srv.url, 'POST', '/api/v1/inquiries', { message: 'Mein Mann ist bewusstlos und atmet nicht mehr', conversation });
+  t.eq(esc.status, 200, 'the customer writes an emergency');
+  t.check(await until(async () => (await page.title()) === `(1) NOTFALL – ${baseTitle}`, 10000),
+    `escalation: the title says NOTFALL, still one ticket (${await page.title()})`);
+  t.check(await until(async () => (await pd()).notes.length === mark.notes.length + 2, 5000), 'escalation: a second notification');
+  const n5 = (await pd()).notes.at(-1) || { options: {} };
+  t.eq(n5.title, 'NOTFALL: Anfrage ist jetzt ein Notfall', 'escalation: the notification says so');
+  t.eq(n5.options.body, `Anfrage ${r5.data && r5.data.ticket}`, 'escalation: the ticket number');
+  t.eq(n5.options.requireInteraction, true, 'escalation: it stays until dismissed');
+  t.check(!/bewusstlos|atmet/.test(JSON.stringify(n5)), 'escalation: nothing of the message');
+  t.check(await until(async () => /ist jetzt ein Notfall/.test(await page.locator('#announce-urgent').textContent()), 5000),
+    'escalation: announced assertively');
+  await setHidden(page, false);
+  t.check(await until(async () => (await page.title()) === baseTitle, 5000), 'title: reset again');
+
   // English texts
   await page.goto(srv.url + '/staff?lang=en');
   await ready(page);

@@ -282,22 +282,22 @@
   const announcedEmergency = new Set(); /* of those, announced as emergencies */
   const shown = new Map(); /* ticket -> its open desktop notification */
   let seeded = false; /* the first active list is what was there before: not announced */
-  let unseen = 0;
-  let unseenEmergency = 0;
+  const unseen = new Set(); /* tickets that came while nobody looked (the title's count) */
+  let unseenEmergency = false;
 
   function attended() {
     return document.visibilityState === 'visible' && document.hasFocus();
   }
 
   function updateTitle() {
-    if (!unseen) { document.title = baseTitle; return; }
-    const key = unseenEmergency ? 'title_emergency' : unseen === 1 ? 'title_one' : 'title_many';
-    document.title = t('staff.notify.' + key, { n: unseen, title: baseTitle });
+    if (!unseen.size) { document.title = baseTitle; return; }
+    const key = unseenEmergency ? 'title_emergency' : unseen.size === 1 ? 'title_one' : 'title_many';
+    document.title = t('staff.notify.' + key, { n: unseen.size, title: baseTitle });
   }
 
   function clearUnseen() {
-    unseen = 0;
-    unseenEmergency = 0;
+    unseen.clear();
+    unseenEmergency = false;
     updateTitle();
   }
 
@@ -327,8 +327,8 @@
     announce(t(kind === 'normal' ? 'staff.notify.announce' : 'staff.notify.announce_' + kind, { ticket }), emergency);
     const away = !attended();
     if (away) {
-      unseen += 1;
-      if (emergency) unseenEmergency += 1;
+      unseen.add(ticket);
+      if (emergency) unseenEmergency = true;
       updateTitle();
       desktopNotify(ticket, kind);
     }
