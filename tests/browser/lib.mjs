@@ -65,13 +65,14 @@ export function tmpdir() {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'pdbrowser.'));
 }
 
-/* starts `pharmdesk serve` on 127.0.0.1:0 and resolves once it prints its port */
-export function startServer(binary, data, config, tmp) {
+/* starts `pharmdesk serve` on 127.0.0.1:0 (or listen, e.g. a stopped server's address again)
+ * and resolves once it prints its port */
+export function startServer(binary, data, config, tmp, listen) {
   const cfgPath = path.join(tmp, `config-${Date.now()}.json`);
   fs.writeFileSync(cfgPath, JSON.stringify(config || {}));
   const logPath = path.join(tmp, `server-${Date.now()}.log`);
   const log = fs.openSync(logPath, 'w');
-  const proc = spawn(binary, ['serve', '--listen', '127.0.0.1:0', '--data', data, '--config', cfgPath],
+  const proc = spawn(binary, ['serve', '--listen', listen || '127.0.0.1:0', '--data', data, '--config', cfgPath],
     { stdio: ['ignore', 'pipe', log] });
   return new Promise((resolve, reject) => {
     let out = '';
@@ -271,8 +272,8 @@ export async function main(name, body) {
   try {
     const data = makeData(a.binary, a.repo, tmp);
     browser = await launch();
-    const start = async (config) => {
-      const s = await startServer(a.binary, data, config, tmp);
+    const start = async (config, listen) => {
+      const s = await startServer(a.binary, data, config, tmp, listen);
       servers.push(s);
       return s;
     };

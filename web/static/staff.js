@@ -1,7 +1,10 @@
 /* pharmdesk: the staff dashboard (/staff). Sign-in (the session is an HttpOnly cookie; every
  * change carries the CSRF token the sign-in returned), the live queue of handoff tickets
  * (server-sent events, refetched on every event), claim / reply / close, the admin's view of
- * the team's accounts, and today's inquiries by decision drawn as an SVG bar chart. */
+ * the team's accounts, and today's inquiries by decision drawn as an SVG bar chart. Nobody
+ * misses a new ticket: while the tab is hidden or unfocused the title counts the unseen ones,
+ * a desktop notification (opt-in) and a signal tone (opt-in) go off, a live region tells
+ * screen readers, and a banner shows when the live stream is interrupted. */
 'use strict';
 (function () {
   const { t, api, el, showError, errorText } = window.PD;
@@ -52,6 +55,9 @@
     $('dashboard').hidden = true;
     $('whoami').hidden = true;
     $('login').hidden = false;
+    $('stream-banner').hidden = true;
+    clearUnseen();
+    seeded = false; /* the next sign-in's first list is again what was there */
     showError($('login-error'), message || '');
     $('login-user').focus();
   }
@@ -88,15 +94,32 @@
 
   function connect() {
     if (events) events.close();
-    events = new EventSource('/api/v1/staff/events');
-    events.addEventListener('open', () => setLive('live', t('staff.live')));
-    events.addEventListener('error', () => {
-      /* EventSource reconnects by itself, sending Last-Event-ID */
-      setLive('down', t('staff.reconnecting'));
-      if (events && events.readyState === EventSource.CLOSED) setTimeout(() => { if (session.csrf) connect(); }, 5000);
-    });
-    events.addEventListener('ticket', () => {
+    const es = new EventSource('/api/v1/staff/events');
+    events = es;
+    es.addEventListener('open', () => {
       setLive('live', t('staff.live'));
+      /* (re)connected: whatever happened while the stream was down (or between the first
+       * list and the stream's start) comes with a fresh list */
+      $('stream-banner').hidden = true;
+      refetch();
+    });
+    es.addEventListener('error', () => {
+      if (events !== es) return;
+      /* EventSource reconnects by itself, sending Last-Event-ID; until it does, the list
+       * follows the 30-second refresh */
+      setLive('down', t('staff.reconnecting'));
+      $('stream-banner').hidden = false;
+      if (es.readyState === EventSource.CLOSED) setTimeout(() => { if (session.csrf && events === es) connect(); }, 5000);
+    });
+    es.addEventListener('ticket', (ev) => {
+      setLive('live', t('staff.live'));
+      $('stream-banner').hidden = true;
+      let d = null;
+      try { d = JSON.parse(ev.data); } catch (e) { d = null; }
+      if (d && typeof d.ticket === 'string') {
+        if (d.type === 'new') arrived(d.ticket, d.priority, false);
+        else if (d.type === 'escalated' && d.priority === 'emergency') arrived(d.ticket, d.priority, true);
+      }
       scheduleRefetch();
       scheduleStats();
     });
@@ -216,16 +239,23 @@
     return false;
   }
 
+  let fetchSeq = 0;
+  let shownSeq = 0;
   async function refetch() {
     if (!session.csrf) return;
     const status = $('queue-filter').value;
+    const seq = ++fetchSeq;
     const res = await api('GET', '/api/v1/staff/handoffs' + (status ? '?status=' + encodeURIComponent(status) : ''));
+    if (seq < shownSeq) return; /* a later list is already on the page */
+    shownSeq = seq;
     if (res.status === 401) { signedOut(t('staff.session_expired')); return; }
     if (res.status !== 200 || !res.data || !Array.isArray(res.data.handoffs)) {
       showError($('queue-error'), errorText(res));
       return;
     }
     showError($('queue-error'), '');
+    $('stream-updated').textContent = t('staff.notify.stream_updated', { time: new Date().toLocaleTimeString(lang === 'en' ? 'en-GB' : 'de-DE') });
+    if (status === '' || status === 'open') listed(res.data.handoffs);
     /* the server sorts by priority, then age; sorting again keeps the page right if it did not */
     const list = res.data.handoffs.slice().sort((a, b) =>
       (PRIORITY[a.priority] ?? 2) - (PRIORITY[b.priority] ?? 2) || (b.age_s || 0) - (a.age_s || 0));
@@ -233,6 +263,253 @@
     $('queue').replaceChildren(...list.map(ticketNode));
     $('queue-empty').hidden = list.length > 0;
     if (active && $(active) && $(active).tagName === 'TEXTAREA') $(active).focus();
+  }
+
+  /* ---- not missing a ticket ------------------------------------------------------------------
+   * Each ticket is announced once (and once more if it becomes an emergency), whether the
+   * stream's "new" event or a list (the 30-second refresh, the refetch after a reconnect)
+   * shows it first. Notifications and the title carry the ticket number only, never the
+   * customer's message or contact: they show on lock screens and taskbars. */
+
+  const prefs = {
+    get(k) { try { return window.localStorage.getItem(k); } catch (e) { return null; } },
+    set(k, v) { try { window.localStorage.setItem(k, v); } catch (e) { /* storage off: not remembered */ } },
+  };
+  const PREF_DESKTOP = 'pharmdesk.staff.notify.desktop';
+  const PREF_SOUND = 'pharmdesk.staff.notify.sound';
+  const baseTitle = document.title;
+  const announced = new Set(); /* tickets announced (or on the first list) */
+  const announcedEmergency = new Set(); /* of those, announced as emergencies */
+  const shown = new Map(); /* ticket -> its open desktop notification */
+  let seeded = false; /* the first active list is what was there before: not announced */
+  const unseen = new Set(); /* tickets that came while nobody looked (the title's count) */
+  let unseenEmergency = false;
+
+  function attended() {
+    return document.visibilityState === 'visible' && document.hasFocus();
+  }
+
+  function updateTitle() {
+    if (!unseen.size) { document.title = baseTitle; return; }
+    const key = unseenEmergency ? 'title_emergency' : unseen.size === 1 ? 'title_one' : 'title_many';
+    document.title = t('staff.notify.' + key, { n: unseen.size, title: baseTitle });
+  }
+
+  function clearUnseen() {
+    unseen.clear();
+    unseenEmergency = false;
+    updateTitle();
+  }
+
+  /* the pharmacist looks at the page again: the count goes, and so do the notifications of
+   * ordinary tickets (an emergency's stays until it is dismissed) */
+  function attentionBack() {
+    if (document.visibilityState !== 'visible') return;
+    clearUnseen();
+    for (const [ticket, n] of shown) {
+      if (!n.emergency) { n.note.close(); shown.delete(ticket); }
+    }
+  }
+
+  function announce(text, urgent) {
+    const region = $(urgent ? 'announce-urgent' : 'announce');
+    region.append(el('p', { text }));
+    while (region.childElementCount > 3) region.firstElementChild.remove();
+  }
+
+  /* a ticket is new to this page (escalated: an open ticket became an emergency) */
+  function arrived(ticket, priority, escalated) {
+    const emergency = priority === 'emergency';
+    if (emergency ? announcedEmergency.has(ticket) : announced.has(ticket)) return;
+    announced.add(ticket);
+    if (emergency) announcedEmergency.add(ticket);
+    const kind = escalated ? 'escalated' : emergency ? 'emergency' : 'normal';
+    announce(t(kind === 'normal' ? 'staff.notify.announce' : 'staff.notify.announce_' + kind, { ticket }), emergency);
+    const away = !attended();
+    if (away) {
+      unseen.add(ticket);
+      if (emergency) unseenEmergency = true;
+      updateTitle();
+      desktopNotify(ticket, kind);
+    }
+    /* an emergency sounds even while the page is in front: the pharmacist may be at the counter */
+    if (emergency || away) signal(emergency);
+  }
+
+  /* a list of active (or open) tickets: the first is what was already there; later ones
+   * announce open tickets no event announced (e.g. while the stream was down) */
+  function listed(handoffs) {
+    for (const h of handoffs) {
+      if (!h || typeof h.ticket !== 'string') continue;
+      if (!seeded || h.status !== 'open') {
+        announced.add(h.ticket);
+        if (h.priority === 'emergency') announcedEmergency.add(h.ticket);
+      } else {
+        arrived(h.ticket, h.priority, h.priority === 'emergency' && announced.has(h.ticket));
+      }
+    }
+    seeded = true;
+  }
+
+  function focusTicket(ticket) {
+    const head = document.querySelector('[data-ticket="' + CSS.escape(ticket) + '"] h3');
+    if (!head) return;
+    head.setAttribute('tabindex', '-1');
+    head.focus();
+    head.scrollIntoView({ block: 'center' });
+  }
+
+  /* desktop notifications: only after the button, never a prompt on load */
+  const desktop = { wanted: prefs.get(PREF_DESKTOP) === 'on', asking: false };
+
+  function desktopSupported() {
+    return typeof window.Notification === 'function';
+  }
+
+  function desktopOn() {
+    return desktop.wanted && desktopSupported() && Notification.permission === 'granted';
+  }
+
+  function renderDesktop() {
+    const button = $('notify-desktop');
+    const state = $('notify-desktop-state');
+    if (!desktopSupported()) {
+      button.hidden = true;
+      state.textContent = t('staff.notify.desktop_unsupported');
+      return;
+    }
+    const denied = Notification.permission === 'denied';
+    button.hidden = denied;
+    button.textContent = t(desktopOn() ? 'staff.notify.desktop_disable' : 'staff.notify.desktop_enable');
+    state.textContent = t(denied ? 'staff.notify.desktop_denied' : desktopOn() ? 'staff.notify.desktop_on' : 'staff.notify.desktop_off');
+  }
+
+  function askPermission() {
+    /* older browsers take a callback instead of returning a promise */
+    return new Promise((resolve) => {
+      const p = Notification.requestPermission(resolve);
+      if (p && typeof p.then === 'function') p.then(resolve, () => resolve(Notification.permission));
+    });
+  }
+
+  async function toggleDesktop() {
+    if (!desktopSupported() || desktop.asking) return; /* a second click while the browser asks */
+    if (desktopOn()) {
+      desktop.wanted = false;
+    } else if (Notification.permission === 'default') {
+      desktop.asking = true;
+      try {
+        desktop.wanted = (await askPermission()) === 'granted';
+      } finally {
+        desktop.asking = false;
+      }
+    } else {
+      desktop.wanted = Notification.permission === 'granted';
+    }
+    prefs.set(PREF_DESKTOP, desktop.wanted ? 'on' : 'off');
+    renderDesktop();
+  }
+
+  function desktopNotify(ticket, kind) {
+    if (!desktopOn()) return;
+    const emergency = kind !== 'normal';
+    const title = t(emergency ? 'staff.notify.notification_' + kind : 'staff.notify.notification_title');
+    let note;
+    try {
+      note = new Notification(title, {
+        body: t('staff.notify.notification_body', { ticket }),
+        tag: 'pharmdesk-' + ticket, /* one per ticket, also across open tabs */
+        renotify: emergency,
+        requireInteraction: emergency,
+        lang,
+        icon: '/static/favicon.svg',
+      });
+    } catch (e) {
+      return; /* e.g. Chrome on Android shows notifications only through a service worker */
+    }
+    shown.set(ticket, { note, emergency });
+    note.addEventListener('click', () => {
+      window.focus();
+      note.close();
+      shown.delete(ticket);
+      focusTicket(ticket);
+    });
+    note.addEventListener('close', () => { if (shown.get(ticket) && shown.get(ticket).note === note) shown.delete(ticket); });
+  }
+
+  /* the signal tone, made with the Web Audio API; the browser lets it start only from a
+   * user gesture (the switch, or any click or key on the page once it is on) */
+  const sound = { on: prefs.get(PREF_SOUND) === 'on', ctx: null };
+  const AudioCtx = window.AudioContext || window.webkitAudioContext;
+
+  function audioFromGesture() {
+    if (!AudioCtx || !sound.on) return;
+    if (!sound.ctx) {
+      sound.ctx = new AudioCtx();
+      sound.ctx.addEventListener('statechange', renderSound);
+    }
+    if (sound.ctx.state === 'suspended') sound.ctx.resume().then(renderSound, renderSound);
+    renderSound();
+  }
+
+  function renderSound() {
+    const button = $('notify-sound');
+    const state = $('notify-sound-state');
+    if (!AudioCtx) {
+      button.hidden = true;
+      state.textContent = t('staff.notify.sound_unsupported');
+      return;
+    }
+    button.setAttribute('aria-pressed', sound.on ? 'true' : 'false');
+    const running = sound.ctx && sound.ctx.state === 'running';
+    state.textContent = t(!sound.on ? 'staff.notify.sound_off' : running ? 'staff.notify.sound_on' : 'staff.notify.sound_blocked');
+  }
+
+  function toggleSound() {
+    sound.on = !sound.on;
+    prefs.set(PREF_SOUND, sound.on ? 'on' : 'off');
+    audioFromGesture();
+    renderSound();
+    if (sound.on && sound.ctx) sound.ctx.resume().then(() => signal(false), () => {});
+  }
+
+  /* emergency: five loud alternating beeps (about 1.2 s); otherwise two soft rising tones */
+  function signal(emergency) {
+    const ctx = sound.ctx;
+    if (!sound.on || !ctx || ctx.state !== 'running') return;
+    const tones = emergency
+      ? [[988, 0, 0.18], [740, 0.24, 0.18], [988, 0.48, 0.18], [740, 0.72, 0.18], [988, 0.96, 0.28]]
+      : [[660, 0, 0.14], [880, 0.17, 0.22]];
+    const start = ctx.currentTime + 0.02;
+    for (const [freq, at, len] of tones) {
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      osc.type = emergency ? 'square' : 'sine';
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.0001, start + at);
+      gain.gain.exponentialRampToValueAtTime(emergency ? 0.2 : 0.12, start + at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, start + at + len);
+      osc.connect(gain);
+      gain.connect(ctx.destination);
+      osc.start(start + at);
+      osc.stop(start + at + len + 0.02);
+    }
+  }
+
+  function setupNotify() {
+    $('notify-desktop').addEventListener('click', toggleDesktop);
+    $('notify-sound').addEventListener('click', toggleSound);
+    document.addEventListener('visibilitychange', attentionBack);
+    window.addEventListener('focus', attentionBack);
+    /* a remembered "sound on" needs one gesture on this page before the browser plays it */
+    document.addEventListener('pointerdown', audioFromGesture, true);
+    document.addEventListener('keydown', audioFromGesture, true);
+    if (desktopSupported() && navigator.permissions && navigator.permissions.query) {
+      navigator.permissions.query({ name: 'notifications' })
+        .then((st) => { st.addEventListener('change', renderDesktop); }, () => {});
+    }
+    renderDesktop();
+    renderSound();
   }
 
   /* ---- today's chart ---------------------------------------------------------------------- */
@@ -334,6 +611,7 @@
     $('queue-filter').addEventListener('change', refetch);
     $('account-form').addEventListener('submit', createAccount);
     $('password-form').addEventListener('submit', changePassword);
+    setupNotify();
     /* a reload keeps the session: the cookie is still there, /me returns a fresh CSRF token */
     const me = await api('GET', '/api/v1/staff/me');
     if (me.status === 200 && me.data && me.data.csrf_token) signedIn(me.data);
