@@ -72,7 +72,7 @@ def main():
                 ("assigned", created[1], "claimed", "bert"), ("closed", tid, "closed", "bert")]
         got = lambda e: [(d["type"], d["ticket"], d["status"], d["claimed_by"]) for _, _, d in e.events
                          if d["type"] != "new"]
-        t.check(es.wait(lambda e: len(got(e)) >= 4, 2), "claim, reply, assign and close arrive")
+        t.check(es.wait(lambda e: len(got(e)) >= 4, 10), "claim, reply, assign and close arrive")
         t.eq(got(es), want, "in order, with status and holder")
 
         # keep-alive comments on an idle stream (staff.keepalive_s = 1)
@@ -111,7 +111,7 @@ def main():
         bert2 = Staff(srv, "bert", "bert-passwort-1")
         ec = EventStream(srv.port, bert2.cookie)
         streams.append(ec)
-        t.check(ec.wait(lambda e: "connected" in e.comments, 2) and not ec.ended, "stream open")
+        t.check(ec.wait(lambda e: "connected" in e.comments, 10) and not ec.ended, "stream open")
         bert2.post("/api/v1/staff/logout")
         t.check(ec.wait(lambda e: e.ended, 4), "logging out ends the session's stream")
         ec.close()
@@ -121,7 +121,7 @@ def main():
         missed = [handoff(srv, f"Verpasst {i}")[2]["ticket"] for i in range(3)]
         er = EventStream(srv.port, anna.cookie, last_event_id=last)
         streams.append(er)
-        t.check(er.wait(lambda e: len(e.events) >= 3, 2), "the missed events are replayed")
+        t.check(er.wait(lambda e: len(e.events) >= 3, 10), "the missed events are replayed")
         t.eq(tickets_of(er), missed, "exactly the missed ones, in order")
         t.eq(er.events[0][0], last + 1, "from the next id on")
         er.close()
@@ -147,7 +147,7 @@ def main():
         after = handoff(srv, "Nach dem Neustart")[2]["ticket"]
         er = EventStream(srv.port, anna.cookie, last_event_id=last)
         streams.append(er)
-        t.check(er.wait(lambda e: after in tickets_of(e), 2), "replay after a restart")
+        t.check(er.wait(lambda e: after in tickets_of(e), 10), "replay after a restart")
         t.eq(tickets_of(er)[-1], after, "ending with the new ticket")
         t.check(er.events[0][0] == last + 1, "and nothing missing before it")
     finally:
