@@ -468,6 +468,7 @@ const http_route app_routes[] = {
     {HTTP_GET, "/api/v1/staff/me", h_staff_me, 0, HTTP_API, -1},
     {HTTP_POST, "/api/v1/staff/password", h_staff_password, HTTP_PUBLIC_BODY_LIMIT, HTTP_API, -1},
     {HTTP_GET, "/api/v1/staff/handoffs", h_staff_handoffs, 0, HTTP_API, -1},
+    {HTTP_GET, "/api/v1/staff/handoffs/{ticket}", h_staff_ticket, 0, HTTP_API, -1},
     {HTTP_POST, "/api/v1/staff/handoffs/{ticket}/claim", h_staff_claim, 0, HTTP_API, -1},
     {HTTP_POST, "/api/v1/staff/handoffs/{ticket}/reply", h_staff_reply, HTTP_PUBLIC_BODY_LIMIT,
      HTTP_API, -1},

@@ -19,6 +19,7 @@ void h_staff_logout(http_req *req, void *app);
 void h_staff_me(http_req *req, void *app);
 void h_staff_password(http_req *req, void *app);
 void h_staff_handoffs(http_req *req, void *app);
+void h_staff_ticket(http_req *req, void *app);
 void h_staff_claim(http_req *req, void *app);
 void h_staff_reply(http_req *req, void *app);
 void h_staff_close(http_req *req, void *app);

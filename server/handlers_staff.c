@@ -305,6 +305,27 @@ static void action_reply(http_req *req, app *a, int rc, const char *id)
     ticket_free(t);
 }
 
+/* one ticket, for a link from a notification and for checks beside the list */
+void h_staff_ticket(http_req *req, void *ctx)
+{
+    app *a = ctx;
+    staff_session who;
+    ticket *t = NULL;
+    if (staff_require(req, a, &who) != 0)
+        return;
+    int rc = tickets_get(a->store, http_param(req, "ticket"), &t);
+    if (rc == PD_ENOTFOUND) {
+        http_reply_error(req, 404, "not_found", "No such ticket.");
+        return;
+    }
+    if (rc != PD_OK) {
+        desk_reply_store_error(req, rc);
+        return;
+    }
+    http_reply_json(req, 200, ticket_json(t, pd_wall_us()));
+    ticket_free(t);
+}
+
 void h_staff_claim(http_req *req, void *ctx)
 {
     app *a = ctx;

@@ -137,9 +137,16 @@ def handoffs_readable(srv, keys, sh):
 
 
 def claims_readable(srv, keys, sh):
-    s, h, b = srv.request("GET", "/api/v1/staff/handoffs?status=claimed", headers=staff_headers(sh.session))
-    held = {x["ticket"] for x in b["handoffs"] if x["claimed_by"] == STAFF} if s == 200 else set()
-    return [k for k in keys if k not in held]
+    # one ticket at a time: the queue list stops at 1,000 tickets, and these runs claim more
+    missing = []
+    conn = srv.conn()
+    for tid in keys:
+        s, h, b = srv.request("GET", f"/api/v1/staff/handoffs/{tid}",
+                              headers=staff_headers(sh.session), conn=conn)
+        if s != 200 or b.get("claimed_by") != STAFF or b.get("status") != "claimed":
+            missing.append(tid)
+    conn.close()
+    return missing
 
 
 def sessions_alive(srv, keys, sh):

@@ -187,6 +187,11 @@ def queue(t, srv, anna, bert, carl):
     t.check(s == 201 and b["ticket"] != tid, "without a conversation every request is a ticket")
     s, h, b = bert.post(f"/api/v1/staff/handoffs/{tid}/claim")
     t.eq((s, b["claimed_by"]), (200, "bert"), "claiming one's own ticket again")
+    s, h, b = bert.get(f"/api/v1/staff/handoffs/{tid}")
+    t.check(s == 200 and b["ticket"] == tid and b["claimed_by"] == "bert" and "message" in b,
+            f"one ticket by its id: {s} {b}")
+    t.eq(bert.get("/api/v1/staff/handoffs/unknownticket00")[0], 404, "an unknown ticket: 404")
+    t.eq(srv.request("GET", f"/api/v1/staff/handoffs/{tid}")[0], 401, "one ticket needs a session")
     s, h, b = carl.post(f"/api/v1/staff/handoffs/{tid}/reply", {"text": "Ich übernehme"})
     t.check(s == 409 and b["error"]["code"] == "claimed_by_other", "reply to another's ticket")
     s, h, b = carl.post(f"/api/v1/staff/handoffs/{tid}/close")
