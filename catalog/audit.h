@@ -24,11 +24,12 @@ int audit_open(store *s, audit **out, buf *err);
 /*
  * Appends one entry and returns once it is durable (committed, the WAL synced), so a decision
  * is on disk before its answer leaves (inside an audit_defer scope it returns at once and the
- * scope's owner holds the answer back instead, see below). Thread-safe; concurrent appends share one commit. The
- * caller fills kind, conversation, decision, intent, rule, policy_version, health_data and
- * detail (NULL counts as ""); seq, at and the hashes are set here and ignored in e. Must not be
- * called while this thread holds a store_txn. PD_EINVAL for a missing kind or an overlong
- * field, PD_EBUSY after audit_close began, else the store's error (nothing was written then).
+ * scope's owner holds the answer back instead, see below). Thread-safe; concurrent appends share
+ * one commit. The caller fills kind, conversation, decision, intent, rule, policy_version,
+ * health_data and detail (NULL counts as ""); seq, at and the hashes are set here and ignored in e.
+ * Must not be called while this thread holds a store_txn. PD_EINVAL for a missing kind or an
+ * overlong field, PD_EBUSY after audit_close began, else the store's error (nothing was written
+ * then).
  */
 int audit_append(audit *a, const audit_entry *e);
 

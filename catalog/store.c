@@ -198,10 +198,9 @@ static const char *const migrations[] = {
 /* the user_version each migration sets, as literal SQL (no SQL is ever formatted): one line
  * per migration, checked at compile time */
 #define SCHEMA_VERSION(n) "PRAGMA user_version = " #n
-static const char *const schema_versions[] = {SCHEMA_VERSION(1), SCHEMA_VERSION(2),
-                                              SCHEMA_VERSION(3), SCHEMA_VERSION(4),
-                                              SCHEMA_VERSION(5), SCHEMA_VERSION(6),
-                                              SCHEMA_VERSION(7)};
+static const char *const schema_versions[] = {
+    SCHEMA_VERSION(1), SCHEMA_VERSION(2), SCHEMA_VERSION(3), SCHEMA_VERSION(4),
+    SCHEMA_VERSION(5), SCHEMA_VERSION(6), SCHEMA_VERSION(7)};
 _Static_assert(PD_ARRAY_LEN(schema_versions) == PD_ARRAY_LEN(migrations),
                "every migration needs its line in schema_versions");
 

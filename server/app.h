@@ -42,8 +42,8 @@ typedef struct app {
     ratelimit *limiters[LIM_COUNT];
     const leads_ctx *leads;   /* sign-ups, double opt-in, back in stock (catalog/leads.h) */
     const datarights *rights; /* the sources of export and erasure (datarights.h) */
-    web *web; /* the rendered pages (server/web.c) */
-    struct desk *desk; /* the pharmacist handoff: tickets, staff, live events (desk.h) */
+    web *web;                 /* the rendered pages (server/web.c) */
+    struct desk *desk;        /* the pharmacist handoff: tickets, staff, live events (desk.h) */
 } app;
 
 extern const http_route app_routes[];

@@ -418,7 +418,7 @@ static void test_prune(void)
     CHECK_EQ_INT(store_audit_prune(s, before, &last), PD_OK);
     CHECK_EQ_INT(last, 6);
     CHECK_EQ_INT(count(s), 4);
-    CHECK_EQ_INT(verify(s), 0); /* from the anchor */
+    CHECK_EQ_INT(verify(s), 0);                               /* from the anchor */
     CHECK_EQ_INT(store_audit_prune(s, before, &last), PD_OK); /* again: nothing left to prune */
     CHECK_EQ_INT(last, 0);
     a = open_audit(s); /* the chain continues */
