@@ -73,9 +73,9 @@ struct audit {
     long long last_seq;
     unsigned char last_hash[AUDIT_HASH_BYTES];
     long long batches, entries;
-    size_t last_batch;       /* entries in the last commit */
+    size_t last_batch;        /* entries in the last commit */
     long long last_commit_us; /* when it ended (pd_now_us) */
-    int gathered;            /* the queue's head waited a gathering pause already */
+    int gathered;             /* the queue's head waited a gathering pause already */
 };
 
 static const char *nz(const char *s)

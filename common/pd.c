@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 const char *pd_strerror(int err)
 {
     switch (err) {
@@ -88,6 +90,25 @@ char *pd_xstrndup(const char *s, size_t n)
     memcpy(p, s, n);
     p[n] = '\0';
     return p;
+}
+
+#define PD_RANDOM_POOL 512
+
+void pd_random(void *out, size_t n)
+{
+    /* per thread, so no lock; a thread's pool dies with it (at most 512 unused bytes) */
+    static _Thread_local unsigned char pool[PD_RANDOM_POOL];
+    static _Thread_local size_t left;
+    if (n > 64)
+        abort(); /* a caller's mistake: larger amounts go to randombytes_buf */
+    if (left < n) {
+        randombytes_buf(pool, sizeof pool);
+        left = sizeof pool;
+    }
+    unsigned char *take = pool + (sizeof pool - left);
+    memcpy(out, take, n);
+    sodium_memzero(take, n);
+    left -= n;
 }
 
 long long pd_now_us(void)

@@ -44,6 +44,11 @@ long long pd_wall_us(void);
 /* us (from pd_wall_us) as UTC ISO 8601 with milliseconds: 2026-11-29T10:30:00.123Z */
 void pd_iso_time(long long us, char out[32]);
 
+/* n (at most 64) random bytes from the kernel's CSPRNG, read 512 at a time per thread: one
+ * getrandom call per 32 conversation ids instead of one each. Bytes handed out are wiped from
+ * the thread's buffer. For ids and tokens; keys use randombytes_buf directly. */
+void pd_random(void *out, size_t n);
+
 #define PD_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #if defined(__GNUC__)

@@ -192,7 +192,7 @@ int convo_start(convo_table *t, const char *lang, convo_state *out)
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
     unsigned char rnd[16];
     memset(out, 0, sizeof *out);
-    randombytes_buf(rnd, sizeof rnd);
+    pd_random(rnd, sizeof rnd);
     /* base32: 5 bits per character, 26 characters hold 130 bits */
     unsigned bits = 0, acc = 0;
     int n = 0;

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +36,16 @@ struct http_server {
     char *page_csp;
     char *private_csp; /* page_csp, but framed by no one */
     int port;
-    /* requests suspended until their audit entries are durable */
+    /* requests suspended until their audit entries are durable. The common path takes no lock
+     * (see durable_wait); defer_lock and defer_cond serve only while stopping */
     pthread_mutex_t defer_lock;
     pthread_cond_t defer_cond;
-    int nsuspended;
-    int stopping; /* http_stop began: requests wait on their thread instead */
+    atomic_int nsuspended;
+    atomic_int stopping; /* http_stop began: requests wait on their thread instead */
 };
+
+/* http_req.dstate: the handshake between a request's thread and the audit writer */
+enum { DS_RUNNING, DS_SUSPENDED, DS_DONE };
 
 struct http_req {
     http_server *srv;
@@ -72,9 +77,9 @@ struct http_req {
     /* audit entries made by the handler: the reply waits until they are durable */
     audit_defer defer;
     int in_flight;      /* audit entries were queued and not yet settled */
-    int awaiting;       /* suspended until durable_done */
-    int durable_done;   /* the scope's entries are settled (under defer_lock) */
-    int durable_status; /* and their result */
+    int awaiting;       /* suspended until dstate is DS_DONE */
+    atomic_int dstate;  /* DS_*: set to DS_DONE by the writer when the entries are settled */
+    int durable_status; /* and their result, written before dstate becomes DS_DONE */
 };
 
 static const char api_csp[] =
@@ -738,21 +743,80 @@ static enum MHD_Result reply_early(http_req *req)
     return queue(req);
 }
 
-/* the audit writer: a suspended request's entries are settled; it is resumed to answer */
+/* one suspended request fewer; while stopping, http_stop and waiting requests hear of it */
+static void unsuspended(http_server *srv)
+{
+    atomic_fetch_sub(&srv->nsuspended, 1);
+    if (atomic_load(&srv->stopping)) {
+        pthread_mutex_lock(&srv->defer_lock);
+        pthread_cond_broadcast(&srv->defer_cond);
+        pthread_mutex_unlock(&srv->defer_lock);
+    }
+}
+
+/*
+ * The audit writer: a request's entries are settled. Whichever side comes second acts: if the
+ * request is suspended already the writer resumes it, else the request's thread sees DS_DONE
+ * and does not suspend (or resumes itself). No lock on this path: a lock shared by every
+ * request and the writer, held across MHD_resume_connection, was measurably contended.
+ */
 static void on_durable(void *arg, int status)
 {
     http_req *req = arg;
     http_server *srv = req->srv;
-    pthread_mutex_lock(&srv->defer_lock);
+    struct MHD_Connection *conn = req->conn;
     req->durable_status = status;
-    req->durable_done = 1;
-    if (req->awaiting) {
-        /* req may be answered and freed by an MHD thread once the lock is released */
-        MHD_resume_connection(req->conn);
-        srv->nsuspended--;
+    /* from here req may be answered and freed by an MHD thread: only conn and srv are used */
+    int was = atomic_exchange(&req->dstate, DS_DONE);
+    if (was == DS_SUSPENDED) {
+        MHD_resume_connection(conn);
+        unsuspended(srv);
+    } else if (atomic_load(&srv->stopping)) {
+        pthread_mutex_lock(&srv->defer_lock); /* a request waiting on its thread (durable_wait) */
+        pthread_cond_broadcast(&srv->defer_cond);
+        pthread_mutex_unlock(&srv->defer_lock);
     }
-    pthread_cond_broadcast(&srv->defer_cond);
+}
+
+/* waits on this thread until the writer settled req (used while stopping) */
+static void wait_settled(http_req *req)
+{
+    http_server *srv = req->srv;
+    pthread_mutex_lock(&srv->defer_lock);
+    while (atomic_load(&req->dstate) != DS_DONE)
+        pthread_cond_wait(&srv->defer_cond, &srv->defer_lock);
     pthread_mutex_unlock(&srv->defer_lock);
+}
+
+/*
+ * After the handler, with its audit entries in flight: suspends the connection until
+ * on_durable resumes it, so the pool's threads serve others meanwhile and hundreds of answers
+ * share one sync. Returns 1 when suspended, 0 when the entries are settled and the reply can
+ * go now. MHD must not stop with suspended connections: while stopping, waits here instead.
+ */
+static int durable_wait(http_req *req)
+{
+    http_server *srv = req->srv;
+    req->in_flight = 1;
+    if (atomic_load(&req->dstate) == DS_DONE)
+        return 0;
+    /* counted before stopping is read, and http_stop sets stopping before it reads the count:
+     * one of the two sees the other */
+    atomic_fetch_add(&srv->nsuspended, 1);
+    if (atomic_load(&srv->stopping)) {
+        unsuspended(srv);
+        wait_settled(req);
+        return 0;
+    }
+    MHD_suspend_connection(req->conn);
+    req->awaiting = 1;
+    int expect = DS_RUNNING;
+    if (!atomic_compare_exchange_strong(&req->dstate, &expect, DS_SUSPENDED)) {
+        /* settled meanwhile: the writer will not resume us, so we do */
+        MHD_resume_connection(req->conn);
+        unsuspended(srv);
+    }
+    return 1;
 }
 
 /* queues the handler's reply once its audit entries are durable; when they could not be
@@ -827,26 +891,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return queue(req);
         }
     }
-    /* the handler's audit entries are queued, not waited for; the reply waits instead, with
-     * the connection suspended, so the pool's threads serve others meanwhile and hundreds of
-     * answers share one fsync */
+    /* the handler's audit entries are queued, not waited for; the reply waits instead */
     audit_defer_begin(&req->defer, on_durable, req);
     req->route->handler(req, srv->opt.app);
-    if (audit_defer_end(&req->defer, &req->durable_status)) {
-        pthread_mutex_lock(&srv->defer_lock);
-        req->in_flight = 1;
-        if (!req->durable_done && !srv->stopping) {
-            MHD_suspend_connection(conn);
-            req->awaiting = 1;
-            srv->nsuspended++;
-            pthread_mutex_unlock(&srv->defer_lock);
-            return MHD_YES;
-        }
-        /* MHD must not stop with suspended connections: while stopping, wait here */
-        while (!req->durable_done)
-            pthread_cond_wait(&srv->defer_cond, &srv->defer_lock);
-        pthread_mutex_unlock(&srv->defer_lock);
-    }
+    if (audit_defer_end(&req->defer, &req->durable_status) && durable_wait(req))
+        return MHD_YES;
     return queue_durable(req);
 }
 
@@ -854,16 +903,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     http_req *req = *con_cls;
-    http_server *srv = cls;
+    (void)cls;
     (void)conn;
     if (!req)
         return;
-    if (req->in_flight) { /* the audit writer still holds req until it is settled */
-        pthread_mutex_lock(&srv->defer_lock);
-        while (!req->durable_done)
-            pthread_cond_wait(&srv->defer_cond, &srv->defer_lock);
-        pthread_mutex_unlock(&srv->defer_lock);
-    }
+    /* the audit writer holds req until it is settled; a suspended connection is not completed
+     * before its resume, so this waits only if MHD stopped with suspended ones (http_stop) */
+    if (req->in_flight && atomic_load(&req->dstate) != DS_DONE)
+        wait_settled(req);
     log_info("event=request method=%s route=%s status=%d us=%lld%s", req->method,
              req->route ? req->route->pattern : "-", req->status ? req->status : 0,
              pd_now_us() - req->start_us,
@@ -984,12 +1031,12 @@ void http_stop(http_server *srv)
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 30;
     pthread_mutex_lock(&srv->defer_lock);
-    srv->stopping = 1;
-    while (srv->nsuspended > 0 &&
+    atomic_store(&srv->stopping, 1);
+    while (atomic_load(&srv->nsuspended) > 0 &&
            pthread_cond_timedwait(&srv->defer_cond, &srv->defer_lock, &until) != ETIMEDOUT)
         ;
-    if (srv->nsuspended > 0)
-        log_error("event=stop_with_suspended requests=%d", srv->nsuspended);
+    if (atomic_load(&srv->nsuspended) > 0)
+        log_error("event=stop_with_suspended requests=%d", atomic_load(&srv->nsuspended));
     pthread_mutex_unlock(&srv->defer_lock);
     MHD_stop_daemon(srv->daemon);
     pthread_mutex_destroy(&srv->defer_lock);
