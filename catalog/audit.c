@@ -1,5 +1,6 @@
 #include "audit.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <string.h>
@@ -40,11 +41,14 @@ static const char AUDIT_DOMAIN[] = "pharmdesk audit log v1"; /* hashed with its 
  * SQLite's atomic commit leaves either the whole batch or none of it, never half a chain.
  */
 #define AUDIT_BATCH_MAX 256
-#define AUDIT_RETRIES 3
+#define AUDIT_RETRIES 3 /* re-chaining after another process appended */
 /* the gathering pause under load, measured with bench/inquiry_bench.sh: 1 ms took the CPU per
  * inquiry from 65 to 55 us, 2 ms to 47 us; 3 and 5 ms were no better (a batch then holds most of
  * the 256 connections' requests, and they wait longer) */
-#define AUDIT_GATHER_US 2000 /* re-chaining after another process appended */
+#define AUDIT_GATHER_US 2000
+/* ... or until this many entries are queued: half the batch, so that under heavy load the
+ * CPUs do not idle while every client waits for the pause */
+#define AUDIT_GATHER_ENOUGH (AUDIT_BATCH_MAX / 2)
 
 typedef struct pending {
     const audit_entry *e; /* the caller's, valid while it waits; or copy */
@@ -76,6 +80,9 @@ struct audit {
     size_t last_batch;        /* entries in the last commit */
     long long last_commit_us; /* when it ended (pd_now_us) */
     int gathered;             /* the queue's head waited a gathering pause already */
+    int pausing;              /* the writer is in its gathering pause */
+    size_t nqueued;           /* entries in the queue */
+    pthread_cond_t gather;    /* to the pausing writer: the queue is full enough (monotonic) */
 };
 
 static const char *nz(const char *s)
@@ -175,12 +182,21 @@ static int gather_pause(audit *a)
         return 0;
     long long wait = a->last_commit_us + AUDIT_GATHER_US - pd_now_us();
     a->gathered = 1;
-    if (wait <= 0)
+    if (wait <= 0 || a->nqueued >= AUDIT_GATHER_ENOUGH)
         return 0;
-    pthread_mutex_unlock(&a->lock);
-    struct timespec ts = {.tv_sec = wait / 1000000, .tv_nsec = (wait % 1000000) * 1000};
-    nanosleep(&ts, NULL);
-    pthread_mutex_lock(&a->lock);
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += wait / 1000000;
+    until.tv_nsec += (wait % 1000000) * 1000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    a->pausing = 1;
+    while (a->pausing && !a->closing &&
+           pthread_cond_timedwait(&a->gather, &a->lock, &until) != ETIMEDOUT)
+        ;
+    a->pausing = 0;
     return 1;
 }
 
@@ -203,6 +219,7 @@ static void *writer_main(void *arg)
             taken[n++] = a->head;
             a->head = a->head->next;
         }
+        a->nqueued -= n;
         if (!a->head)
             a->tail = NULL;
         a->busy = 1;
@@ -319,11 +336,17 @@ int audit_open(store *s, audit **out, buf *err)
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->work, NULL);
     pthread_cond_init(&a->finished, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->gather, &ca);
+    pthread_condattr_destroy(&ca);
     if (pthread_create(&a->writer, NULL, writer_main, a) != 0) {
         buf_printf(err, "cannot start the audit writer thread");
         pthread_mutex_destroy(&a->lock);
         pthread_cond_destroy(&a->work);
         pthread_cond_destroy(&a->finished);
+        pthread_cond_destroy(&a->gather);
         free(a);
         return PD_ENOMEM;
     }
@@ -366,6 +389,10 @@ int audit_append(audit *a, const audit_entry *e)
         a->head = p;
     a->tail = p;
     pthread_cond_signal(&a->work);
+    if (++a->nqueued == AUDIT_GATHER_ENOUGH && a->pausing) {
+        a->pausing = 0; /* one wakeup per batch, when it is full enough */
+        pthread_cond_signal(&a->gather);
+    }
     if (d) {
         d->a = a;
         d->pending++;
@@ -394,6 +421,7 @@ void audit_close(audit *a)
     pthread_mutex_lock(&a->lock);
     a->closing = 1;
     pthread_cond_signal(&a->work);
+    pthread_cond_signal(&a->gather);
     pthread_mutex_unlock(&a->lock);
     pthread_join(a->writer, NULL); /* the writer drains the queue first */
     log_debug("event=audit_closed last_seq=%lld batches=%lld entries=%lld", a->last_seq, a->batches,
@@ -401,6 +429,7 @@ void audit_close(audit *a)
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->work);
     pthread_cond_destroy(&a->finished);
+    pthread_cond_destroy(&a->gather);
     free(a);
 }
 

@@ -77,7 +77,7 @@ int cryptvfs_page_seal(const unsigned char key[CRYPTVFS_KEY_SIZE],
     if (pgno == 1 && memcmp(plain, MAGIC, SALT) != 0)
         return SQLITE_MISUSE;
     size_t ad_len = ad_build(ad, salt, pgno, bind, bind_len);
-    randombytes_buf(nonce, sizeof nonce);
+    pd_random(nonce, sizeof nonce); /* a nonce per page write: unique, not secret */
     crypto_aead_xchacha20poly1305_ietf_encrypt_detached(page + skip, tag, NULL, plain + skip,
                                                         BODY - skip, ad, ad_len, NULL, nonce, key);
     if (pgno == 1)

@@ -133,9 +133,23 @@ long long pd_wall_us(void)
 
 void pd_iso_time(long long us, char out[32])
 {
+    /* the second's text is kept per thread: every audit entry is stamped, thousands a second */
+    static _Thread_local time_t last_sec = -1;
+    static _Thread_local char last_text[24];
+    static _Thread_local size_t last_len;
     time_t sec = (time_t)(us / 1000000);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03dZ", (int)(us % 1000000 / 1000));
+    if (sec != last_sec) {
+        struct tm tm;
+        gmtime_r(&sec, &tm);
+        last_len = strftime(last_text, sizeof last_text, "%Y-%m-%dT%H:%M:%S", &tm);
+        last_sec = sec;
+    }
+    int ms = (int)(us % 1000000 / 1000);
+    memcpy(out, last_text, last_len);
+    out[last_len] = '.';
+    out[last_len + 1] = (char)('0' + ms / 100);
+    out[last_len + 2] = (char)('0' + ms / 10 % 10);
+    out[last_len + 3] = (char)('0' + ms % 10);
+    out[last_len + 4] = 'Z';
+    out[last_len + 5] = '\0';
 }
