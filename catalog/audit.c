@@ -58,7 +58,6 @@ typedef struct pending {
     /* deferred appends only: the node is the writer's to free, with a copy of the entry */
     audit_defer *defer;
     audit_entry copy;
-    char *texts; /* the copy's strings, one block */
 } pending;
 
 /* the deferral scope of this thread, between audit_defer_begin and audit_defer_end */
@@ -257,7 +256,6 @@ static void *writer_main(void *arg)
             finished[i]->done(finished[i]->arg, finished[i]->status); /* d may vanish now */
         while (deferred) {
             pending *next = deferred->next;
-            free(deferred->texts);
             free(deferred);
             deferred = next;
         }
@@ -307,8 +305,10 @@ static pending *pending_copy(const audit_entry *e, audit_defer *d)
     size_t total = 0;
     for (size_t i = 0; i < PD_ARRAY_LEN(fields); i++)
         total += strlen(nz(fields[i])) + 1;
-    pending *p = pd_xcalloc(1, sizeof *p);
-    char *w = p->texts = pd_xmalloc(total);
+    /* the node and the copy's strings in one block */
+    pending *p = pd_xmalloc(sizeof *p + total);
+    memset(p, 0, sizeof *p);
+    char *w = (char *)(p + 1);
     p->copy = *e;
     p->copy.kind = put_text(&w, e->kind);
     p->copy.conversation = put_text(&w, e->conversation);
@@ -377,7 +377,6 @@ int audit_append(audit *a, const audit_entry *e)
     if (a->closing) {
         pthread_mutex_unlock(&a->lock);
         if (p != &local) {
-            free(p->texts);
             free(p);
         }
         return PD_EBUSY;

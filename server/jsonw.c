@@ -3,6 +3,7 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,19 +70,41 @@ static const char escape_of[256] = {
     [22] = 'u',   [23] = 'u',   [24] = 'u',   [25] = 'u',  [26] = 'u',   [27] = 'u',   [28] = 'u',
     [29] = 'u',   [30] = 'u',   [31] = 'u',   ['"'] = '"', ['\\'] = '\\'};
 
+/* how many bytes from p on need no escape: eight at a time while none of them is below 0x20, a
+ * quote or a backslash (the zero-byte test of each word, with false alarms only after a true
+ * one, which the byte loop settles), then byte by byte */
+static size_t plain_run(const unsigned char *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v, q, b;
+        memcpy(&v, p + i, 8);
+        q = v ^ (0x22 * ones);
+        b = v ^ (0x5c * ones);
+        if (((v - 0x20 * ones) & ~v & high) | ((q - ones) & ~q & high) | ((b - ones) & ~b & high))
+            break;
+    }
+    while (i < n && !escape_of[p[i]])
+        i++;
+    return i;
+}
+
 void jsonw_put_string(buf *out, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)(s ? s : "");
+    size_t n = strlen((const char *)p);
+    buf_reserve(out, n + 2);
     buf_append(out, "\"", 1);
     for (;;) {
         /* the bytes that stay as they are, in one piece */
-        const unsigned char *run = p;
-        while (*p && !escape_of[*p])
-            p++;
-        if (p > run)
-            buf_append(out, run, (size_t)(p - run));
-        if (!*p)
+        size_t run = plain_run(p, n);
+        if (run)
+            buf_append(out, p, run);
+        p += run;
+        n -= run;
+        if (!n)
             break;
         char e = escape_of[*p];
         if (e != 'u') {
@@ -92,6 +115,7 @@ void jsonw_put_string(buf *out, const char *s)
             buf_append(out, u, 6);
         }
         p++;
+        n--;
     }
     buf_append(out, "\"", 1);
 }

@@ -53,6 +53,26 @@ static void test_strings(void)
         cJSON_AddStringToObject(o, cases[i], cases[i]);
         same(o, &b, cases[i]);
     }
+    /* the writer scans eight bytes at a time: every byte value at every offset of a 40-byte
+     * text (so in each lane of a word, and in the tail), among bytes that need no escape and
+     * bytes with the high bit set */
+    for (int c = 1; c < 256; c++) {
+        for (size_t at = 0; at < 40; at++) {
+            char text[41];
+            for (size_t k = 0; k < 40; k++)
+                text[k] = (char)(k % 3 ? 'a' + (int)(k % 26) : 0xc3);
+            text[at] = (char)c;
+            text[40] = '\0';
+            buf b = BUF_INIT;
+            jsonw_put_string(&b, text);
+            cJSON *s = cJSON_CreateString(text);
+            char *t = cJSON_PrintUnformatted(s);
+            cJSON_Delete(s);
+            CHECK(t && strcmp(t, buf_cstr(&b)) == 0);
+            free(t);
+            buf_free(&b);
+        }
+    }
     /* NULL text is an empty string */
     buf b = BUF_INIT;
     jsonw_put_string(&b, NULL);
