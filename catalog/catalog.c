@@ -179,12 +179,21 @@ static void *refresh_thread(void *arg)
     return NULL;
 }
 
-/* at most once a second, a detached thread checks for an import and rebuilds; the request
- * that notices goes on with the old index, so no reader waits for a rebuild */
+/* at most once a second, the request that notices compares the store's catalog generation
+ * with the index's (one small read); only after an import does a detached thread rebuild, and
+ * that request goes on with the old index, so no reader waits for a rebuild. (A thread for
+ * every check gave each its own malloc arena: the server's memory grew under load.) */
 static void maybe_refresh(catalog *c)
 {
-    long long now = pd_now_us(), due = atomic_load(&c->next_check_us);
+    long long now = pd_now_us(), due = atomic_load(&c->next_check_us), gen;
     if (now < due || !atomic_compare_exchange_strong(&c->next_check_us, &due, now + 1000000))
+        return;
+    if (store_catalog_generation(c->s, &gen) != PD_OK)
+        return; /* the rebuild thread reports store failures; try again in a second */
+    pthread_mutex_lock(&c->lock);
+    int fresh = c->cur->generation == gen;
+    pthread_mutex_unlock(&c->lock);
+    if (fresh)
         return;
     int expected = 0;
     if (!atomic_compare_exchange_strong(&c->rebuilding, &expected, 1))
