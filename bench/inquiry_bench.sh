@@ -21,6 +21,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 duration="${PD_BENCH_DURATION:-60s}"
 warmup="${PD_BENCH_WARMUP:-10s}"
+halfwarm="$(( ${warmup%s} / 2 > 0 ? ${warmup%s} / 2 : 1 ))s"
 conns="${PD_BENCH_CONNECTIONS:-256}"
 threads="${PD_BENCH_THREADS:-4}"
 out="$here/inquiry_results.txt"
@@ -105,7 +106,11 @@ while ! grep -q "serving on" "$work/pd.out" 2>/dev/null; do
     i=$((i + 1))
 done
 pport="$(sed -n 's/.*:\([0-9]*\) (Ctrl-C.*/\1/p' "$work/pd.out")"
-run_wrk pd_warmup "http://127.0.0.1:$pport/api/v1/inquiries" "$warmup"
+# the warm-up in two waves of 256 connections: the first reconnect settles the allocator (the
+# second wave's pools and buffers land where the first's were freed; measured once +1-3 MiB,
+# then flat over six waves), so RSS after it is the steady state the run is compared with
+run_wrk pd_warmup "http://127.0.0.1:$pport/api/v1/inquiries" "$halfwarm"
+run_wrk pd_warmup2 "http://127.0.0.1:$pport/api/v1/inquiries" "$halfwarm"
 rss_warm="$(rss_kib "$ppid")"
 c0="$(cpu_ticks "$ppid")"
 run_wrk pharmdesk "http://127.0.0.1:$pport/api/v1/inquiries" "$duration"
@@ -131,7 +136,7 @@ pids="$epid"
     echo "machine    $(nproc) cores, ${cpu:-unknown CPU}, $(uname -sr); revision $rev"
     echo "load       $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at the end"
     echo "command    wrk -t2 -c$conns -d$duration --timeout 5s --latency -s bench/inquiry.lua URL"
-    echo "           (after a $warmup warm-up; server threads $threads; wrk shares the cores)"
+    echo "           (after a $warmup warm-up, pharmdesk's in two waves of connections; server threads $threads; wrk shares the cores)"
     # CPU µs per request: the server's own CPU time over the requests wrk counted; unlike
     # requests/s it hardly moves with other load on the machine
     awk -v rw="$rss_warm" -v ra="$rss_after" -v hz="$hz" -v secs="${duration%s}" '

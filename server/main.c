@@ -3,6 +3,7 @@
  * arguments), dispatches to one command per table row, and maps errors to exit codes:
  * 0 success, 1 failure (with a message saying what to do), 2 a usage error.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -419,6 +420,20 @@ static enum log_level level_of(const char *s)
                                      : LOG_INFO;
 }
 
+/*
+ * The allocator of a long-running server with connections that come and go. glibc gives each
+ * thread an arena; libmicrohttpd's 32 KiB connection pools, freed on close and allocated again
+ * by whichever worker accepts the next connection, left holes in one arena while another grew:
+ * RSS rose by about 2 MiB with each new wave of 256 connections. Two arenas (no measurable
+ * throughput loss in bench/inquiry_bench.sh) and pools of 32 KiB and more from mmap, so that a
+ * closed connection's pool goes back to the system, keep it flat.
+ */
+static void tune_allocator(void)
+{
+    mallopt(M_ARENA_MAX, 2);
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024);
+}
+
 static int cmd_serve(cli *c)
 {
     buf err = BUF_INIT;
@@ -427,6 +442,7 @@ static int cmd_serve(cli *c)
     http_server *srv = NULL;
     leads_service ls = {0};
     jobs *maint = NULL;
+    tune_allocator();
     int ret = config_load(c->config, &cfg, &err);
     if (ret == PD_OK && c->listen)
         ret = config_set_listen(cfg, c->listen, &err);
