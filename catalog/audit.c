@@ -49,6 +49,9 @@ static const char AUDIT_DOMAIN[] = "pharmdesk audit log v1"; /* hashed with its 
 /* ... or until this many entries are queued: half the batch, so that under heavy load the
  * CPUs do not idle while every client waits for the pause */
 #define AUDIT_GATHER_ENOUGH (AUDIT_BATCH_MAX / 2)
+/* ... and only after a batch of at least this many: a few clients at a time (a handful of
+ * appenders, a CLI command) keep the old behaviour, one sync after the other, without a pause */
+#define AUDIT_GATHER_AFTER 16
 
 typedef struct pending {
     const audit_entry *e; /* the caller's, valid while it waits; or copy */
@@ -169,15 +172,16 @@ static int commit_batch(audit *a, pending **taken, audit_entry *batch, size_t n)
 }
 
 /*
- * Under load (the last batch had company) the writer pauses up to AUDIT_GATHER_US after a
- * commit before it takes the next batch, so that more entries share one sync: fewer syncs, and
- * fewer rewrites of the log's last page, per entry. It sleeps without the lock and off the
- * condition variable, so appends meanwhile cost no wakeup. One caller alone (last batch of one)
- * never waits: its entry goes at once. Returns 1 when it paused (lock released and retaken).
+ * Under load (the last batch held AUDIT_GATHER_AFTER entries or more) the writer pauses up to
+ * AUDIT_GATHER_US after a commit before it takes the next batch, so that more entries share one
+ * sync: fewer syncs, and fewer rewrites of the log's last page, per entry. It waits on its own
+ * condition variable, which an append signals once, when AUDIT_GATHER_ENOUGH are queued; other
+ * appends cost no wakeup. A few callers at a time never wait for a pause. Returns 1 when it
+ * paused (the lock released and retaken meanwhile).
  */
 static int gather_pause(audit *a)
 {
-    if (a->gathered || a->closing || a->last_batch < 2)
+    if (a->gathered || a->closing || a->last_batch < AUDIT_GATHER_AFTER)
         return 0;
     long long wait = a->last_commit_us + AUDIT_GATHER_US - pd_now_us();
     a->gathered = 1;
