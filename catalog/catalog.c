@@ -188,8 +188,11 @@ static void maybe_refresh(catalog *c)
     long long now = pd_now_us(), due = atomic_load(&c->next_check_us), gen;
     if (now < due || !atomic_compare_exchange_strong(&c->next_check_us, &due, now + 1000000))
         return;
-    if (store_catalog_generation(c->s, &gen) != PD_OK)
-        return; /* the rebuild thread reports store failures; try again in a second */
+    int r = store_catalog_generation(c->s, &gen);
+    if (r != PD_OK) { /* at most once a second; the old index keeps serving */
+        log_warn("event=search_index_check_failed err=\"%s\"", pd_strerror(r));
+        return;
+    }
     pthread_mutex_lock(&c->lock);
     int fresh = c->cur->generation == gen;
     pthread_mutex_unlock(&c->lock);
