@@ -1471,9 +1471,12 @@ int store_catalog_bump(store_txn *t)
     return st ? step_once(t->c, st, "catalog_bump") : PD_EDB;
 }
 
-static int audit_last_on(store_conn *c, long long *seq, unsigned char hash[32])
+/* one (seq, 32-byte hash) row of statement id, or 0 and zeros when there is none: the log's
+ * head and the retention's anchor are read alike */
+static int seq_hash_on(store_conn *c, enum stmt_id id, const char *what, long long *seq,
+                       unsigned char hash[32])
 {
-    sqlite3_stmt *st = stmt_get(c, ST_AUDIT_LAST);
+    sqlite3_stmt *st = stmt_get(c, id);
     int ret = PD_OK;
     if (!st)
         return PD_EDB;
@@ -1483,16 +1486,20 @@ static int audit_last_on(store_conn *c, long long *seq, unsigned char hash[32])
     if (rc == SQLITE_ROW) {
         *seq = sqlite3_column_int64(st, 0);
         const void *h = sqlite3_column_blob(st, 1);
-        int n = sqlite3_column_bytes(st, 1);
-        if (h && n == 32)
+        if (h && sqlite3_column_bytes(st, 1) == 32)
             memcpy(hash, h, 32);
         else
             ret = PD_ECORRUPT; /* altered outside the store; audit_verify names it */
     } else if (rc != SQLITE_DONE) {
-        ret = db_fail(c->db, rc, "audit_last");
+        ret = db_fail(c->db, rc, what);
     }
     stmt_done(st);
     return ret;
+}
+
+static int audit_last_on(store_conn *c, long long *seq, unsigned char hash[32])
+{
+    return seq_hash_on(c, ST_AUDIT_LAST, "audit_last", seq, hash);
 }
 
 int store_audit_last(store *s, long long *seq, unsigned char hash[32])
@@ -1637,25 +1644,7 @@ int store_audit_foreach(store *s, int (*cb)(const audit_entry *e, void *arg), vo
 
 static int audit_anchor_on(store_conn *c, long long *seq, unsigned char hash[32])
 {
-    sqlite3_stmt *st = stmt_get(c, ST_AUDIT_ANCHOR);
-    int ret = PD_OK;
-    if (!st)
-        return PD_EDB;
-    *seq = 0;
-    memset(hash, 0, 32);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *seq = sqlite3_column_int64(st, 0);
-        const void *h = sqlite3_column_blob(st, 1);
-        if (h && sqlite3_column_bytes(st, 1) == 32)
-            memcpy(hash, h, 32);
-        else
-            ret = PD_ECORRUPT;
-    } else if (rc != SQLITE_DONE) {
-        ret = db_fail(c->db, rc, "audit_anchor");
-    }
-    stmt_done(st);
-    return ret;
+    return seq_hash_on(c, ST_AUDIT_ANCHOR, "audit_anchor", seq, hash);
 }
 
 int store_audit_foreach_anchored(store *s, long long *anchor_seq, unsigned char anchor_hash[32],
